@@ -1,0 +1,177 @@
+"""The `cqa` command: one entry point, subcommands per job.
+
+    cqa models list|prepare NAME|path NAME     embedded reader models under $CQA_HOME
+    cqa bench validate FILE...                 schema and construction-rule checks
+    cqa bench stats FILE...                    composition table
+    cqa score --model DIR ITEMS.jsonl          Calibrated Surprise outside lm-eval
+    cqa tasks-path                             the dir for lm_eval --include_path (fallback)
+
+Heavy imports (torch, transformers, lm_eval) happen inside the subcommands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+def _models(args: argparse.Namespace) -> int:
+    from cqa_tasks import models
+
+    if args.action == "list":
+        for name, spec in models.MODELS.items():
+            state = "prepared" if models.is_prepared(name) else "not prepared"
+            print(f"{name:20s} {state:13s} {spec.description}")
+        return 0
+    if args.action == "path":
+        if not models.is_prepared(args.name):
+            print(f"cqa: {args.name} is not prepared yet; run `cqa models prepare {args.name}`", file=sys.stderr)
+            return 1
+        print(models.model_dir(args.name))
+        return 0
+    print(models.prepare(args.name, force=args.force))
+    return 0
+
+
+def _bench_validate(args: argparse.Namespace) -> int:
+    from cqa_tasks.data import check_file
+
+    n_errors = n_records = 0
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}:0: <file>: not found")
+            n_errors += 1
+            continue
+        records, problems = check_file(path)
+        n_records += len(records)
+        for p in problems:
+            print(p)
+            n_errors += p.severity == "error" or args.strict
+    verdict = "FAILED" if n_errors else "OK"
+    print(f"{verdict}: {n_records} valid records in {len(args.files)} file(s), {n_errors} error(s)", file=sys.stderr)
+    return 1 if n_errors else 0
+
+
+def composition_table(records: list[dict]) -> str:
+    """Markdown table: group x lang x dimension x constraint source counts."""
+    from cqa_tasks.schema import CONSTRAINT_SOURCES, DIMENSIONS, GROUPS, LANGS
+
+    counts = Counter((r["group"], r["lang"], r["dimension"], r["constraint_source"]) for r in records)
+    head = "| group | lang | dimension | " + " | ".join(CONSTRAINT_SOURCES) + " | total |"
+    lines = [head, "|" + "---|" * (len(CONSTRAINT_SOURCES) + 4)]
+    for g in GROUPS:
+        for lang in LANGS:
+            for d in DIMENSIONS:
+                row = [counts[(g, lang, d, s)] for s in CONSTRAINT_SOURCES]
+                if sum(row):
+                    lines.append(f"| {g} | {lang} | {d} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    lines.append("")
+    for g in GROUPS:
+        sub = [r for r in records if r["group"] == g]
+        if sub:
+            zh = sum(r["lang"] == "zh" for r in sub)
+            dims = Counter(r["dimension"] for r in sub)
+            per_dim = ", ".join(f"{d} {dims[d]}" for d in DIMENSIONS)
+            lines.append(f"{g}: {len(sub)} pairs; zh {zh} ({zh / len(sub):.0%}); {per_dim}")
+    lines.append(f"total: {len(records)} pairs")
+    return "\n".join(lines)
+
+
+def _bench_stats(args: argparse.Namespace) -> int:
+    from cqa_tasks.data import load_records
+
+    records = [r for f in args.files for r in load_records(f)]
+    print(composition_table(records))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from cqa_tasks.data import load_records
+    from cqa_tasks.scoring import Reader, pointwise_mi, score_items
+
+    reader = Reader(args.model, dtype=args.dtype, batch_size=args.batch_size)
+    if args.text is not None:
+        constraints = {"intent": args.intent or "", "audience": args.audience or "", "reality": args.reality or ""}
+        print(json.dumps(pointwise_mi(reader, [args.text], [constraints], args.lang)[0], ensure_ascii=False))
+        return 0
+    if not args.items:
+        print("cqa score: give ITEMS.jsonl, or --text with --intent/--audience/--reality", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    records = [r for f in args.items for r in load_records(f)][: args.limit]
+    rows = []
+    for start in tqdm(range(0, len(records), args.batch_size), desc="scoring", unit="batch"):
+        rows += score_items(reader, records[start : start + args.batch_size])
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False))
+    if rows:
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("pair_acc", "delta_i", "acc_uncond_only")}
+        print(f"{len(rows)} pairs: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()), file=sys.stderr)
+    return 0
+
+
+def _tasks_path(args: argparse.Namespace) -> int:
+    from cqa_tasks.data import task_dir
+
+    print(task_dir())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cqa", description="Creative Quality Alignment tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models = sub.add_parser("models", help="embedded reader models (local, offline)")
+    msub = models.add_subparsers(dest="action", required=True)
+    msub.add_parser("list", help="known models and whether they are prepared")
+    p = msub.add_parser("prepare", help="convert a packaged GGUF into an HF dir under $CQA_HOME")
+    p.add_argument("name")
+    p.add_argument("--force", action="store_true", help="convert again even if prepared")
+    p = msub.add_parser("path", help="print the HF dir of a prepared model")
+    p.add_argument("name")
+    models.set_defaults(func=_models)
+
+    bench = sub.add_parser("bench", help="CQA-Bench data files")
+    bsub = bench.add_subparsers(dest="action", required=True)
+    p = bsub.add_parser("validate", help="check files against the item schema; exit 1 on any error")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--strict", action="store_true", help="treat construction-rule warnings as errors")
+    p.set_defaults(func=_bench_validate)
+    p = bsub.add_parser("stats", help="print the composition table")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_bench_stats)
+
+    score = sub.add_parser("score", help="Calibrated Surprise with any local HF causal LM")
+    score.add_argument("items", nargs="*", help="CQA-Bench JSONL files")
+    score.add_argument("--model", required=True, help="HF model dir (e.g. `cqa models path smollm2`)")
+    score.add_argument("--dtype", default="float32")
+    score.add_argument("--batch-size", type=int, default=8)
+    score.add_argument("--limit", type=int, default=None)
+    score.add_argument("--text", help="score one passage instead of item files")
+    score.add_argument("--lang", default="en", choices=["en", "zh"])
+    score.add_argument("--intent")
+    score.add_argument("--audience")
+    score.add_argument("--reality")
+    score.set_defaults(func=_score)
+
+    tasks = sub.add_parser("tasks-path", help="print the task dir (for lm_eval --include_path)")
+    tasks.set_defaults(func=_tasks_path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        print(f"cqa: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

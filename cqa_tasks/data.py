@@ -1,0 +1,57 @@
+"""Reading CQA-Bench JSONL files: locate, validate, filter, fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cqa_tasks.schema import BenchDataError, Problem, errors_only, normalize, validate_lines
+
+BENCH_VERSION = "1.0"
+BENCH_FILE = "cqa_bench_v1.jsonl"
+
+
+def data_dir() -> Path:
+    """Where the shipped CQA-Bench files live (inside the installed `task_configs` package)."""
+    import task_configs
+
+    return Path(task_configs.__file__).parent / "data"
+
+
+def task_dir() -> Path:
+    """The directory to give lm-eval's `--include_path` if task discovery is switched off."""
+    import task_configs
+
+    return Path(task_configs.__file__).parent
+
+
+def resolve(path: str | Path) -> Path:
+    """A user path as given (relative to the CWD), else a file shipped in task_configs/data."""
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p.resolve()
+    shipped = data_dir() / path
+    if shipped.is_file():
+        return shipped
+    raise FileNotFoundError(f"CQA data file not found: {path} (looked in the current directory and {data_dir()})")
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_file(path: Path) -> tuple[list[dict], list[Problem]]:
+    text = path.read_text(encoding="utf-8")
+    return validate_lines(text.splitlines(), str(path))
+
+
+def load_records(path: str | Path, strict: bool = False, **filters: str | None) -> list[dict]:
+    """Validated, normalized records of one file, optionally filtered by field values
+    (e.g. group="literary", lang="zh"). Raises BenchDataError naming file:line:field."""
+    p = resolve(path)
+    records, problems = check_file(p)
+    errors = errors_only(problems, strict)
+    if errors:
+        raise BenchDataError(errors)
+    wanted = {k: v for k, v in filters.items() if v is not None}
+    return [normalize(r) for r in records if all(r.get(k) == v for k, v in wanted.items())]

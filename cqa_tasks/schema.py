@@ -1,0 +1,147 @@
+"""CQA-Bench item schema (design.md section 3) and its validator.
+
+Pure functions over lines of text, so the same checks serve `cqa bench validate`, the lm-eval
+tasks (which refuse bad data before any scoring) and the tests. Every problem is reported as
+`file:line: field: message`, one line each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cqa_tasks.metric import has_cjk
+
+GROUPS = ("literary", "factual")
+LANGS = ("en", "zh")
+DIMENSIONS = ("ethos", "mythos", "lexis", "dianoia")
+CONSTRAINT_SOURCES = ("intent", "audience", "reality")
+REQUIRED_FIELDS = (
+    "id",
+    "group",
+    "lang",
+    "dimension",
+    "constraint_source",
+    "constraints",
+    "original",
+    "degraded",
+    "degradation",
+    "author",
+    "version",
+)
+OPTIONAL_FIELDS = ("genre",)
+ENUMS = {
+    "group": GROUPS,
+    "lang": LANGS,
+    "dimension": DIMENSIONS,
+    "constraint_source": CONSTRAINT_SOURCES,
+}
+MAX_LENGTH_CHANGE = 0.15  # the twin keeps its original's length within +-15 % (characters)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    field: str
+    message: str
+    severity: str = "error"  # "error": the schema is broken; "warning": a construction rule is
+
+    def __str__(self) -> str:
+        tag = "" if self.severity == "error" else "warning: "
+        return f"{self.path}:{self.line}: {self.field}: {tag}{self.message}"
+
+
+class BenchDataError(ValueError):
+    """Raised when a CQA-Bench file breaks the schema. The message names file:line:field."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more problems; run `cqa bench validate` to list them)"
+        super().__init__(str(problems[0]) + (more if len(problems) > 1 else ""))
+
+
+def _check_record(obj: object, path: str, line: int) -> list[Problem]:
+    def err(field: str, message: str, severity: str = "error") -> Problem:
+        return Problem(path, line, field, message, severity)
+
+    if not isinstance(obj, dict):
+        return [err("<record>", f"expected a JSON object, got {type(obj).__name__}")]
+    problems = [err(f, "missing required field") for f in REQUIRED_FIELDS if f not in obj]
+    for field in ("id", "original", "degraded", "degradation", "author", "version", *ENUMS):
+        if field in obj and (not isinstance(obj[field], str) or not obj[field].strip()):
+            problems.append(err(field, "must be a non-empty string"))
+    for field, allowed in ENUMS.items():
+        value = obj.get(field)
+        if isinstance(value, str) and value.strip() and value not in allowed:
+            problems.append(err(field, f"{value!r} is not one of {', '.join(allowed)}"))
+    if "genre" in obj and not isinstance(obj["genre"], str):
+        problems.append(err("genre", "must be a string"))
+    constraints = obj.get("constraints")
+    if "constraints" in obj:
+        if not isinstance(constraints, dict):
+            problems.append(err("constraints", "must be an object with keys intent, audience, reality"))
+        else:
+            for key in CONSTRAINT_SOURCES:
+                value = constraints.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    problems.append(err(f"constraints.{key}", "must be a non-empty string"))
+            for key in constraints:
+                if key not in CONSTRAINT_SOURCES:
+                    problems.append(err(f"constraints.{key}", "unknown constraint (allowed: intent, audience, reality)"))
+    if problems:
+        return problems
+    # Construction rules (design.md section 3): warnings, errors under --strict.
+    original, degraded = obj["original"], obj["degraded"]
+    if original.strip() == degraded.strip():
+        problems.append(err("degraded", "identical to original"))
+    ratio = len(degraded) / len(original)
+    if abs(ratio - 1) > MAX_LENGTH_CHANGE:
+        problems.append(err("degraded", f"length is {ratio:.2f}x the original's (rule: within +-15 %)", "warning"))
+    if obj["lang"] == "zh":
+        for field in ("original", "degraded"):
+            if not has_cjk(obj[field]):
+                problems.append(err(field, "lang is zh but the text has no CJK characters", "warning"))
+    return problems
+
+
+def validate_lines(lines: Iterable[str], path: str = "<data>") -> tuple[list[dict], list[Problem]]:
+    """Parse and check JSONL lines. Returns the valid records and every problem found."""
+    records: list[dict] = []
+    problems: list[Problem] = []
+    first_line_of_id: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as e:
+            problems.append(Problem(path, number, "<json>", f"not valid JSON ({e.msg} at column {e.colno})"))
+            continue
+        found = _check_record(obj, path, number)
+        problems.extend(found)
+        if any(p.severity == "error" for p in found):
+            continue
+        if obj["id"] in first_line_of_id:
+            problems.append(
+                Problem(path, number, "id", f"duplicate id {obj['id']!r} (first on line {first_line_of_id[obj['id']]})")
+            )
+            continue
+        first_line_of_id[obj["id"]] = number
+        records.append(obj)
+    if not records and not problems:
+        problems.append(Problem(path, 0, "<file>", "no records"))
+    return records, problems
+
+
+def errors_only(problems: list[Problem], strict: bool = False) -> list[Problem]:
+    return [p for p in problems if strict or p.severity == "error"]
+
+
+def normalize(record: dict) -> dict:
+    """The fields the tasks use, in a fixed shape (extra user fields are dropped)."""
+    out = {k: record[k] for k in REQUIRED_FIELDS}
+    out["constraints"] = {k: record["constraints"][k] for k in CONSTRAINT_SOURCES}
+    out["genre"] = record.get("genre", "")
+    return out

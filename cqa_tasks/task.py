@@ -1,0 +1,124 @@
+"""lm-eval adapter: the CQA-Bench tasks as a ConfigurableTask subclass.
+
+Each item yields four `loglikelihood` requests (see prompts.pair_requests); `process_results`
+turns their log-probs into the metrics of cqa_tasks.metric. The class also loads and validates the
+data itself, so bad data stops the run with a file:line:field message before any scoring, and the
+file's sha256 lands in the task's metadata (hence in every results file).
+"""
+
+from __future__ import annotations
+
+import datasets
+from lm_eval.api.instance import Instance
+from lm_eval.api.task import ConfigurableTask
+
+import cqa_tasks.lm_metrics  # noqa: F401  (registers the metric names)
+from cqa_tasks import data, prompts
+from cqa_tasks.metric import ITEM_METRIC, VersionScore, constraint_overlap, item_record, match_metrics, pair_metrics
+
+_FILTERS = ("group", "lang", "dimension")
+
+
+def _n_bytes(text: str) -> int:
+    return len(text.strip().encode("utf-8"))
+
+
+class CalibratedSurpriseTask(ConfigurableTask):
+    """Pairs of (original, degraded twin) scored with and without their constraints."""
+
+    def __init__(self, config: dict | None = None):
+        # lm-eval passes the whole YAML, including its own `class` key, which TaskConfig rejects.
+        super().__init__(config={k: v for k, v in (config or {}).items() if k != "class"})
+
+    # ---------------------------------------------------------------- data
+    def download(self, dataset_kwargs=None, **kwargs) -> None:
+        options = dict(self.config.dataset_kwargs or {})
+        metadata = dict(self.config.metadata or {})
+        source = options.get("data") or metadata.get("data")
+        if not source:
+            raise ValueError(
+                f"{self.config.task}: no data file given. Pass it as "
+                "--metadata '{\"data\": \"/path/to/items.jsonl\"}' (schema: `cqa bench validate --help`)."
+            )
+        records = data.load_records(source, **{k: options.get(k) for k in _FILTERS})
+        if not records:
+            chosen = {k: options[k] for k in _FILTERS if options.get(k)}
+            raise ValueError(f"{self.config.task}: no items in {source} match {chosen}")
+        path = data.resolve(source)
+        self.config.metadata = metadata | {
+            "data_file": path.name,
+            "data_sha256": data.sha256_of(path),
+            "bench_version": ",".join(sorted({r["version"] for r in records})),
+        }
+        self.dataset = datasets.DatasetDict({"test": self.prepare_docs(records)})
+
+    def prepare_docs(self, records: list[dict]) -> datasets.Dataset:
+        return datasets.Dataset.from_list(records)
+
+    # ---------------------------------------------------------------- prompts
+    def doc_to_text(self, doc, doc_to_text=None) -> str:
+        return prompts.conditional_context(doc["constraints"], doc["lang"])
+
+    def doc_to_target(self, doc, doc_to_target=None) -> str:
+        return prompts.continuation(doc["original"])
+
+    def construct_requests(self, doc: dict, ctx: str, **kwargs) -> list[Instance]:
+        # Chat templates would change what is scored; this metric reads raw text.
+        kwargs.pop("apply_chat_template", None)
+        kwargs.pop("chat_template", None)
+        return [
+            Instance(request_type="loglikelihood", doc=doc, arguments=args, idx=i, **kwargs)
+            for i, args in enumerate(self.requests_for(doc))
+        ]
+
+    def requests_for(self, doc: dict) -> list[tuple[str, str]]:
+        return prompts.pair_requests(doc)
+
+    # ---------------------------------------------------------------- metrics
+    def process_results(self, doc: dict, results: list) -> dict:
+        (ll_c_o, _), (ll_u_o, _), (ll_c_d, _), (ll_u_d, _) = results
+        original = VersionScore(ll_c_o, ll_u_o, _n_bytes(doc["original"]))
+        degraded = VersionScore(ll_c_d, ll_u_d, _n_bytes(doc["degraded"]))
+        out = pair_metrics(
+            original,
+            degraded,
+            constraint_overlap(doc["original"], doc["constraints"]),
+            constraint_overlap(doc["degraded"], doc["constraints"]),
+        )
+        out[ITEM_METRIC] = item_record(doc["id"], original, degraded)
+        return out
+
+
+class ConstraintMatchTask(CalibratedSurpriseTask):
+    """Sanity control `cqa_match`: the original under its own Y versus a foreign item's Y.
+
+    The foreign Y is fixed and deterministic: within each (group, lang) block, sorted by id, item k
+    borrows the constraints of item k + n//2 (mod n), a far-away item rather than a neighbour.
+    """
+
+    def prepare_docs(self, records: list[dict]) -> datasets.Dataset:
+        blocks: dict[tuple[str, str], list[dict]] = {}
+        for r in sorted(records, key=lambda r: r["id"]):
+            blocks.setdefault((r["group"], r["lang"]), []).append(r)
+        docs = []
+        for block in blocks.values():
+            n = len(block)
+            if n < 2:
+                continue  # no foreign item to borrow from
+            for k, r in enumerate(block):
+                foreign = block[(k + max(1, n // 2)) % n]
+                docs.append(r | {"foreign_id": foreign["id"], "foreign_constraints": foreign["constraints"]})
+        return datasets.Dataset.from_list(docs)
+
+    def requests_for(self, doc: dict) -> list[tuple[str, str]]:
+        lang, x = doc["lang"], prompts.continuation(doc["original"])
+        return [
+            (prompts.conditional_context(doc["constraints"], lang), x),
+            (prompts.unconditional_context(lang), x),
+            (prompts.conditional_context(doc["foreign_constraints"], lang), x),
+        ]
+
+    def process_results(self, doc: dict, results: list) -> dict:
+        (ll_own, _), (ll_u, _), (ll_foreign, _) = results
+        own = VersionScore(ll_own, ll_u, _n_bytes(doc["original"]))
+        return match_metrics(own, ll_foreign)

@@ -1,0 +1,1 @@
+"""CQA-Bench task configurations (YAML) and data, scanned by lm-eval as a task directory."""
