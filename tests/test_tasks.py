@@ -1,0 +1,148 @@
+"""The lm-eval side: task index, requests, metrics end to end with a deterministic fake LM."""
+
+import json
+import math
+
+import pytest
+from lm_eval.api.model import LM
+
+from cqa_tasks import prompts
+from cqa_tasks.data import BENCH_FILE, data_dir, sha256_of, task_dir
+from cqa_tasks.metric import AGGREGATED_METRICS
+
+LN2 = math.log(2)
+LEAVES = [f"{g}_{lang}_{d}" for g in ("cqa_creative", "cqa_factual") for lang in ("en", "zh") for d in ("ethos", "mythos", "lexis", "dianoia")]
+
+
+class TableLM(LM):
+    """Returns log-likelihoods from a rule the tests know: originals gain 3 nats from Y, twins gain 1
+    (English) or 4 (Chinese). So en pairs are won and zh pairs are lost."""
+
+    def __init__(self, records):
+        super().__init__()
+        self.originals = {prompts.continuation(r["original"]) for r in records}
+        self.calls = []
+
+    def loglikelihood(self, requests, disable_tqdm=False):
+        out = []
+        for req in requests:
+            ctx, cont = req.args
+            self.calls.append((ctx, cont))
+            conditional = ctx not in prompts.HEADER.values()
+            zh = "正文" in ctx
+            gain = 3.0 if cont in self.originals else (4.0 if zh else 1.0)
+            out.append((-13.0 + (gain if conditional else 0.0), False))
+        return out
+
+    def loglikelihood_rolling(self, requests, disable_tqdm=False):
+        raise NotImplementedError
+
+    def generate_until(self, requests, disable_tqdm=False):
+        raise NotImplementedError
+
+
+def test_index_lists_tasks_groups(task_manager):
+    names = set(task_manager.all_tasks)
+    assert {"cqa", "cqa_creative", "cqa_factual", "cqa_custom", "cqa_match", "cqa_creative_en", "cqa_factual_zh"} <= names
+    assert set(LEAVES) <= names
+
+
+def test_generated_configs_are_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen", task_dir() / "_generate_configs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    for name, text in gen.files().items():
+        assert (task_dir() / name).read_text(encoding="utf-8") == text, f"{name} is stale: run `make configs`"
+
+
+def test_four_requests_per_item_with_shared_header(mini_path, mini_records):
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()), metadata={"data": str(mini_path)})
+    task = tm.load(["cqa_custom"])["tasks"]["cqa_custom"]
+    task.build_all_requests(limit=None, rank=0, world_size=1)
+    by_doc = {}
+    for inst in task.instances:
+        by_doc.setdefault(inst.doc_id, []).append(inst)
+    assert len(by_doc) == len(mini_records)
+    for insts in by_doc.values():
+        insts.sort(key=lambda i: i.idx)
+        doc = insts[0].doc
+        assert [i.idx for i in insts] == [0, 1, 2, 3]
+        assert all(i.request_type == "loglikelihood" for i in insts)
+        (c0, x0), (c1, x1), (c2, x2), (c3, x3) = (i.args for i in insts)
+        header = prompts.HEADER[doc["lang"]]
+        assert c1 == c3 == header and c0 == c2 and c0.endswith(header) and c0 != header
+        assert x0 == x1 == "\n" + doc["original"].strip()
+        assert x2 == x3 == "\n" + doc["degraded"].strip()
+        for key in ("intent", "audience", "reality"):
+            assert doc["constraints"][key] in c0
+
+
+def test_metrics_end_to_end_with_fake_lm(mini_path, mini_records):
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()), metadata={"data": str(mini_path)})
+    lm = TableLM(mini_records)
+    res = simple_evaluate(model=lm, tasks=["cqa_custom"], task_manager=tm, bootstrap_iters=0, log_samples=True)
+    r = res["results"]["cqa_custom"]
+    # en: I(o) = 3/ln2, I(d) = 1/ln2 -> dI = 2/ln2, win. zh: I(d) = 4/ln2 -> dI = -1/ln2, loss.
+    assert r["pair_acc,none"] == pytest.approx(0.5)
+    assert r["delta_i,none"] == pytest.approx((2 + 2 - 1 - 1) / 4 / LN2)
+    assert r["i_orig,none"] == pytest.approx(3 / LN2)
+    assert r["surprise_orig_bpb,none"] == pytest.approx(
+        sum(13 / LN2 / len(x["original"].encode()) for x in mini_records) / 4
+    )
+    assert r["acc_uncond_only,none"] == pytest.approx(0.5)  # all ll_u equal: ties
+    assert r["cqa_item,none"] == 4
+    assert set(AGGREGATED_METRICS) <= {k.split(",")[0] for k in r}
+    # every item's raw values are in the samples log
+    samples = res["samples"]["cqa_custom"]
+    rec = samples[0]["cqa_item"]
+    assert {"ll_c_orig", "ll_u_orig", "ll_c_degr", "ll_u_degr", "i_orig", "i_degr", "delta_i"} <= set(rec)
+    assert rec["ll_u_orig"] == -13.0
+    # the data file is named in the task metadata, hence in results files
+    meta = res["configs"]["cqa_custom"]["metadata"]
+    assert meta["data_sha256"] == sha256_of(mini_path)
+    assert meta["data_file"] == "mini.jsonl"
+    json.dumps(res["results"])  # serialisable
+
+
+def _bench_records():
+    return [json.loads(line) for line in (data_dir() / BENCH_FILE).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_groups_aggregate_over_languages_and_dimensions():
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    records = _bench_records()
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()))
+    res = simple_evaluate(model=TableLM(records), tasks=["cqa"], task_manager=tm, bootstrap_iters=0, limit=2)
+    groups = res["groups"]
+    for g in ("cqa", "cqa_creative", "cqa_factual", "cqa_creative_en", "cqa_creative_zh", "cqa_factual_en", "cqa_factual_zh"):
+        assert g in groups, g
+    assert groups["cqa_creative_en"]["pair_acc,none"] == pytest.approx(1.0)
+    assert groups["cqa_creative_zh"]["pair_acc,none"] == pytest.approx(0.0)
+    assert groups["cqa"]["pair_acc,none"] == pytest.approx(0.5)
+    assert set(LEAVES) <= set(res["results"])
+    meta = res["configs"]["cqa_creative_en_ethos"]["metadata"]
+    assert meta["data_sha256"] == sha256_of(data_dir() / BENCH_FILE)
+    assert meta["bench_version"] == "1.0"
+
+
+def test_match_task_pairs_foreign_constraints_deterministically(task_manager):
+    task = task_manager.load(["cqa_match"])["tasks"]["cqa_match"]
+    docs = list(task.test_docs())
+    assert docs, "no docs"
+    by_id = {d["id"]: d for d in docs}
+    for d in docs:
+        foreign = by_id[d["foreign_id"]]
+        assert d["foreign_id"] != d["id"]
+        assert (foreign["group"], foreign["lang"]) == (d["group"], d["lang"])
+        assert d["foreign_constraints"] == foreign["constraints"]
+    again = list(task_manager.load(["cqa_match"])["tasks"]["cqa_match"].test_docs())
+    assert [d["foreign_id"] for d in again] == [d["foreign_id"] for d in docs]
