@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--reality")
     score.set_defaults(func=_score)
 
+    from cqa_train.cli import add_parser as add_train_parser
+
+    add_train_parser(sub)
+
     tasks = sub.add_parser("tasks-path", help="print the task dir (for lm_eval --include_path)")
     tasks.set_defaults(func=_tasks_path)
     return parser
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as e:
+    except (ValueError, FileNotFoundError, KeyError) as e:  # bad input: one line, no traceback
         print(f"cqa: error: {e}", file=sys.stderr)
         return 1
 

@@ -14,7 +14,14 @@ from lm_eval.api.task import ConfigurableTask
 
 import cqa_tasks.lm_metrics  # noqa: F401  (registers the metric names)
 from cqa_tasks import data, prompts
-from cqa_tasks.metric import ITEM_METRIC, VersionScore, constraint_overlap, item_record, match_metrics, pair_metrics
+from cqa_tasks.metric import (
+    ITEM_METRIC,
+    VersionScore,
+    constraint_overlap,
+    item_record,
+    match_metrics,
+    pair_metrics,
+)
 
 _FILTERS = ("group", "lang", "dimension")
 

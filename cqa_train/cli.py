@@ -1,0 +1,108 @@
+"""`cqa train …` subcommands (registered on the `cqa` parser by cqa_tasks.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from cqa_train.annotations import validate_lines
+
+    n_errors = 0
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}:0: <file>: not found")
+            n_errors += 1
+            continue
+        records, problems = validate_lines(path.read_text(encoding="utf-8").splitlines(), str(path))
+        for p in problems:
+            print(p)
+        n_errors += len(problems)
+        print(f"{path}: {len(records)} valid records", file=sys.stderr)
+    return 1 if n_errors else 0
+
+
+def coverage_report(files: list[str]) -> tuple[str, dict]:
+    """Markdown report and JSON-able data: stats lines, aspect shares per file, tagger quality."""
+    from cqa_train import annotations, coverage
+
+    loaded = [(Path(f).name, annotations.load(f)) for f in files]
+    columns: dict[str, dict[str, float]] = {}
+    methods: dict[str, str] = {}
+    quality = None
+    for name, records in loaded:
+        if records and all("reasoning" in r for r in records):
+            columns[f"{name} (tags)"] = coverage.tagged_shares(records)["steps"] | {coverage.NONE: 0.0}
+            methods[f"{name} (tags)"] = "aspect tags (share of reasoning steps)"
+            # the tagger on the same file, so tagged and untagged sets can be compared like for like
+            columns[f"{name} (tagger)"] = coverage.estimated_shares(records)
+            methods[f"{name} (tagger)"] = "keyword tagger estimate (share of reasoning steps)"
+            quality = quality or coverage.tagger_quality(records)
+        else:
+            columns[f"{name} (tagger)"] = coverage.estimated_shares(records)
+            methods[f"{name} (tagger)"] = "keyword tagger estimate (share of response sentences)"
+    if quality is None:
+        quality = coverage.tagger_quality(annotations.load(annotations.BC_FILE, "bc"))
+    aspects = [*annotations.ASPECTS, coverage.NONE]
+    lines = [coverage.stats_line(name, recs) for name, recs in loaded]
+    lines += ["", "| aspect | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for a in aspects:
+        lines.append(f"| {a} | " + " | ".join(f"{columns[n][a]:.1%}" for n in columns) + " |")
+    lines += ["", *[f"- {n}: {m}" for n, m in methods.items()], ""]
+    lines.append("keyword tagger vs the BC aspect tags (per reasoning step):")
+    lines += ["| aspect | precision | recall | n |", "|---|---|---|---|"]
+    for a in annotations.ASPECTS:
+        q = quality[a]
+        lines.append(f"| {a} | {q['precision']:.2f} | {q['recall']:.2f} | {q['n']} |")
+    lines.append(f"accuracy {quality['_all']['accuracy']:.2f} over {quality['_all']['n']} steps (chance with 4 aspects: 0.25)")
+    return "\n".join(lines), {"shares": columns, "methods": methods, "tagger_quality": quality}
+
+
+def plot_coverage(shares: dict[str, dict[str, float]], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    aspects = list(next(iter(shares.values())))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(shares)
+    for k, (name, col) in enumerate(shares.items()):
+        xs = [i + k * width for i in range(len(aspects))]
+        ax.bar(xs, [100 * col[a] for a in aspects], width, label=name)
+    ax.set_xticks([i + width * (len(shares) - 1) / 2 for i in range(len(aspects))], aspects)
+    ax.set_ylabel("share of content (%)")
+    ax.set_title("Aspect coverage of SFT data")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    report, data = coverage_report(args.files)
+    print(report)
+    if args.plot:
+        print(f"plot: {plot_coverage(data['shares'], Path(args.plot))}", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="training data and LoRA fine-tuning")
+    tsub = train.add_subparsers(dest="action", required=True)
+    p = tsub.add_parser("validate", help="check BC-Protocol / SFT JSONL files; exit 1 on any error")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_validate)
+    p = tsub.add_parser("coverage", help="share of content per aspect (intent, audience, reality, craft)")
+    p.add_argument("files", nargs="+", help="JSONL files (shipped names like bc_protocol_v1.jsonl also work)")
+    p.add_argument("--plot", help="write a bar chart (PNG or SVG by extension)")
+    p.add_argument("--json", help="write the numbers as JSON")
+    p.set_defaults(func=_coverage)
