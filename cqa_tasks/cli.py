@@ -4,6 +4,8 @@
     cqa bench validate FILE...                 schema and construction-rule checks
     cqa bench stats FILE...                    composition table
     cqa score --model DIR ITEMS.jsonl          Calibrated Surprise outside lm-eval
+    cqa train RECIPE [key=value…]              LoRA SFT (also: train validate|coverage|recipes)
+    cqa compare RUN… --reference RUN           Δ(ΔI) statistics between lm-eval runs
     cqa tasks-path                             the dir for lm_eval --include_path (fallback)
 
 Heavy imports (torch, transformers, lm_eval) happen inside the subcommands that need them.
@@ -163,12 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
 
+    from cqa_train.compare import add_parser as add_compare_parser
+
+    add_compare_parser(sub)
+
     tasks = sub.add_parser("tasks-path", help="print the task dir (for lm_eval --include_path)")
     tasks.set_defaults(func=_tasks_path)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cqa_train.cli import TRAIN_ACTIONS
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `cqa train RECIPE …` is shorthand for `cqa train run RECIPE …`
+    if len(argv) > 1 and argv[0] == "train" and argv[1] not in TRAIN_ACTIONS and not argv[1].startswith("-"):
+        argv.insert(1, "run")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -95,9 +95,39 @@ def _coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from cqa_train import recipe as recipes
+    from cqa_train.trainer import train
+
+    train(recipes.load(args.recipe, args.overrides), overwrite=args.overwrite)
+    return 0
+
+
+def _recipes(args: argparse.Namespace) -> int:
+    from cqa_train.recipe import recipes_dir, shipped_recipes
+
+    for name in shipped_recipes():
+        print(f"{name:28s} {recipes_dir() / (name + '.yaml')}")
+    return 0
+
+
+TRAIN_ACTIONS = ("run", "validate", "coverage", "recipes")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="training data and LoRA fine-tuning")
+    train = sub.add_parser(
+        "train",
+        help="LoRA fine-tuning (`cqa train RECIPE [key=value ...]`) and training data tools",
+        description="cqa train RECIPE [key=value ...] runs a recipe (same as `cqa train run …`).",
+    )
     tsub = train.add_subparsers(dest="action", required=True)
+    p = tsub.add_parser("run", help="train a recipe (a YAML path or a shipped name); resumes if interrupted")
+    p.add_argument("recipe")
+    p.add_argument("overrides", nargs="*", help="key=value, dotted for nested keys (lora.rank=16)")
+    p.add_argument("--overwrite", action="store_true", help="delete an existing run dir and train again")
+    p.set_defaults(func=_run)
+    p = tsub.add_parser("recipes", help="list the shipped recipes")
+    p.set_defaults(func=_recipes)
     p = tsub.add_parser("validate", help="check BC-Protocol / SFT JSONL files; exit 1 on any error")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_validate)
