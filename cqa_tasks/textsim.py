@@ -35,7 +35,7 @@ def near_duplicates(texts: dict[str, str], n: int = 5, threshold: float = 0.5) -
         for g in grams[k]:
             index.setdefault(g, set()).add(k)
     out = []
-    for i, a in enumerate(keys):
+    for a in keys:
         candidates = {b for g in grams[a] for b in index[g] if b > a}
         for b in sorted(candidates):
             score = jaccard(grams[a], grams[b])
