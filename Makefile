@@ -10,7 +10,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 DEMO_TASKS ?= cqa_creative
 DEMO_ARGS ?=
 
-.PHONY: install demo test test-fast lint configs clean
+.PHONY: install demo study test test-fast lint configs clean
 
 install: $(STAMP)
 
@@ -29,6 +29,12 @@ demo: install
 	  --tasks $(DEMO_TASKS) --device cpu --batch_size 8 \
 	  --output_path $(CQA_HOME)/results --log_samples $(DEMO_ARGS)
 	@echo "results: $(CQA_HOME)/results"
+
+# The CQA study on the embedded model (hours on CPU; resumable: run it again to continue).
+STUDY_ARGS ?=
+study: install
+	$(BIN)/cqa models prepare smollm2
+	$(OFFLINE) $(BIN)/cqa study $(STUDY_ARGS)
 
 test: install
 	$(OFFLINE) $(BIN)/python -m pytest -q -rs

@@ -6,6 +6,7 @@
     cqa score --model DIR ITEMS.jsonl          Calibrated Surprise outside lm-eval
     cqa train RECIPE [key=value…]              LoRA SFT (also: train validate|coverage|recipes)
     cqa compare RUN… --reference RUN           Δ(ΔI) statistics between lm-eval runs
+    cqa study [--epochs N …]                   the CQA study end to end (make study)
     cqa tasks-path                             the dir for lm_eval --include_path (fallback)
 
 Heavy imports (torch, transformers, lm_eval) happen inside the subcommands that need them.
@@ -168,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     from cqa_train.compare import add_parser as add_compare_parser
 
     add_compare_parser(sub)
+
+    from cqa_train.study import add_parser as add_study_parser
+
+    add_study_parser(sub)
 
     tasks = sub.add_parser("tasks-path", help="print the task dir (for lm_eval --include_path)")
     tasks.set_defaults(func=_tasks_path)

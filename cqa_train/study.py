@@ -1,0 +1,211 @@
+"""The reproducible CQA study: CQA (BC CoT) vs LIMA-style vs response-only vs the untouched base.
+
+    cqa study                              # = make study: 3 recipes x 5 epochs on SmolLM2, eval on `cqa`
+    cqa study --epochs 2 --eval-dtype bfloat16 --out $CQA_HOME/study/quick
+
+Steps, each skipped when already done (so an interrupted study resumes where it stopped):
+  1. train every recipe with a checkpoint per epoch           (cqa train; resumes by itself)
+  2. evaluate the base and every epoch's merged model with lm_eval --log_samples   (DONE marker per eval)
+  3. cqa compare every checkpoint against the base            (always recomputed: seconds)
+Everything goes under $CQA_HOME/study/<name>/: runs/, evals/, report/ and study.json (timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Measured on the 2-core development CPU (2026-11), fp32, SmolLM2-135M: used only for the up-front
+# wall-time estimate printed before the study starts.
+SECONDS_PER_TRAIN_EXAMPLE = 3.0
+SECONDS_PER_EVAL_REQUEST = {"float32": 1.0, "bfloat16": 0.45}
+EVAL_REQUESTS_PER_ITEM = 4
+
+
+@dataclass
+class StudyConfig:
+    name: str = "smollm2"
+    base_model: str = "smollm2"
+    recipes: list[str] = field(default_factory=lambda: ["cqa_cot", "lima_style", "response_only"])
+    epochs: int = 5
+    tasks: str = "cqa"
+    eval_dtype: str = "float32"
+    batch_size: int = 8
+    limit: int | None = None  # lm_eval --limit, per leaf task (tests, smoke runs)
+    metadata: dict | None = None  # lm_eval --metadata (e.g. {"data": ...} for cqa_custom)
+    overrides: list[str] = field(default_factory=list)  # key=value applied to every recipe
+    out: str | None = None
+
+    def out_dir(self) -> Path:
+        from cqa_tasks.models import cqa_home
+
+        return Path(self.out).expanduser() if self.out else cqa_home() / "study" / self.name
+
+
+def _n_eval_items(cfg: StudyConfig) -> int:
+    from cqa_tasks.data import BENCH_FILE, load_records
+
+    if cfg.metadata and cfg.metadata.get("data"):
+        n = len(load_records(cfg.metadata["data"]))
+        return min(n, cfg.limit) if cfg.limit else n
+    records = load_records(BENCH_FILE)
+    if cfg.limit:
+        return min(len(records), 16 * cfg.limit)  # 16 leaf tasks
+    return len(records)
+
+
+def estimate_seconds(cfg: StudyConfig, n_examples: dict[str, int]) -> dict[str, float]:
+    train = sum(SECONDS_PER_TRAIN_EXAMPLE * n * cfg.epochs for n in n_examples.values())
+    n_evals = 1 + len(cfg.recipes) * cfg.epochs
+    per_request = SECONDS_PER_EVAL_REQUEST.get(cfg.eval_dtype, 1.0)
+    evaluate = n_evals * _n_eval_items(cfg) * EVAL_REQUESTS_PER_ITEM * per_request
+    return {"train": train, "evaluate": evaluate, "total": train + evaluate, "n_evals": n_evals}
+
+
+def _recipe(cfg: StudyConfig, name: str):
+    from cqa_train import recipe as recipes
+
+    return recipes.load(name, [f"base_model={cfg.base_model}", f"epochs={cfg.epochs}", "save_every_epoch=true",
+                               *cfg.overrides, f"output_dir={cfg.out_dir() / 'runs' / name}"])
+
+
+def lm_eval_command(cfg: StudyConfig, pretrained: Path, out: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "lm_eval", "--model", "hf",
+           "--model_args", f"pretrained={pretrained},dtype={cfg.eval_dtype}",
+           "--tasks", cfg.tasks, "--device", "cpu" if not _cuda() else "cuda",
+           "--batch_size", str(cfg.batch_size), "--output_path", str(out), "--log_samples"]
+    if cfg.limit:
+        cmd += ["--limit", str(cfg.limit)]
+    if cfg.metadata:
+        cmd += ["--metadata", json.dumps(cfg.metadata)]
+    return cmd
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def evaluate(cfg: StudyConfig, label: str, pretrained: Path, log: dict) -> Path:
+    out = cfg.out_dir() / "evals" / label
+    done = out / "DONE"
+    if done.is_file():
+        print(f"cqa study: skip eval {label} (done)", file=sys.stderr)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = lm_eval_command(cfg, pretrained, out)
+    print(f"cqa study: eval {label}: {' '.join(cmd[2:])}", file=sys.stderr)
+    started = time.time()
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    with (out / "lm_eval.log").open("w") as logfile:
+        proc = subprocess.run(cmd, stdout=logfile, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"lm_eval failed for {label} (exit {proc.returncode}); see {out / 'lm_eval.log'}")
+    seconds = time.time() - started
+    log["evals"][label] = {"seconds": round(seconds, 1), "pretrained": str(pretrained)}
+    done.write_text(json.dumps(log["evals"][label]) + "\n")
+    return out
+
+
+def run_study(cfg: StudyConfig) -> Path:
+    from cqa_tasks import models
+    from cqa_train.compare import compare_runs, load_run, write_outputs
+    from cqa_train.trainer import load_examples, train
+
+    root = cfg.out_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    log_file = root / "study.json"
+    log = json.loads(log_file.read_text()) if log_file.is_file() else {"config": asdict(cfg), "train": {}, "evals": {}}
+    log["config"] = asdict(cfg)
+
+    recipes = {name: _recipe(cfg, name) for name in cfg.recipes}  # bad recipes fail here, before any work
+    n_examples = {name: len(load_examples(r)[0]) for name, r in recipes.items()}
+    estimate = estimate_seconds(cfg, n_examples)
+    print(
+        f"cqa study: {len(recipes)} recipes x {cfg.epochs} epochs, {estimate['n_evals']:.0f} evaluations on {cfg.tasks}; "
+        f"expected wall time about {estimate['total'] / 60:.0f} min on a 2-core CPU "
+        f"(train {estimate['train'] / 60:.0f} min, evaluate {estimate['evaluate'] / 60:.0f} min); finished steps are skipped",
+        file=sys.stderr,
+    )
+    started = time.time()
+
+    base = models.prepare(cfg.base_model) if cfg.base_model in models.MODELS else Path(cfg.base_model)
+    for name, recipe in recipes.items():
+        t0 = time.time()
+        run = train(recipe)
+        manifest = json.loads((run / "manifest.json").read_text())
+        log["train"][name] = {"run": str(run), "wall_seconds": manifest.get("wall_seconds"), "this_session": round(time.time() - t0, 1)}
+        log_file.write_text(json.dumps(log, indent=2) + "\n")
+
+    evals = {"base": evaluate(cfg, "base", base, log)}
+    log_file.write_text(json.dumps(log, indent=2) + "\n")
+    for name in recipes:
+        run = cfg.out_dir() / "runs" / name
+        for epoch in range(1, cfg.epochs + 1):
+            merged = run / f"epoch-{epoch}" / "merged"
+            if merged.is_dir():
+                label = f"{name}-epoch-{epoch}"
+                evals[label] = evaluate(cfg, label, merged, log)
+                log_file.write_text(json.dumps(log, indent=2) + "\n")
+
+    reference = load_run(str(evals["base"]), "base")
+    runs = [load_run(str(path), label) for label, path in evals.items() if label != "base"]
+    result = compare_runs(runs, reference)
+    written = write_outputs(result, root / "report")
+    log["wall_seconds_this_session"] = round(time.time() - started, 1)
+    log["estimate_seconds"] = estimate
+    log["report"] = str(written["markdown"])
+    log["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    log_file.write_text(json.dumps(log, indent=2) + "\n")
+    print(written["markdown"].read_text(encoding="utf-8"))
+    print(f"cqa study: report {written['markdown']}", file=sys.stderr)
+    return root
+
+
+def _study(args: argparse.Namespace) -> int:
+    cfg = StudyConfig(
+        name=args.name,
+        base_model=args.base_model,
+        recipes=args.recipes.split(","),
+        epochs=args.epochs,
+        tasks=args.tasks,
+        eval_dtype=args.eval_dtype,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        metadata=json.loads(args.metadata) if args.metadata else None,
+        overrides=args.set or [],
+        out=args.out,
+    )
+    run_study(cfg)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="train the three recipes, evaluate every epoch, compare with the base",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = StudyConfig()
+    p.add_argument("--name", default=d.name, help="study name (its dir under $CQA_HOME/study)")
+    p.add_argument("--base-model", default=d.base_model)
+    p.add_argument("--recipes", default=",".join(d.recipes))
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--tasks", default=d.tasks)
+    p.add_argument("--eval-dtype", default=d.eval_dtype, choices=["float32", "bfloat16"])
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--limit", type=int, default=None, help="lm_eval --limit per leaf task")
+    p.add_argument("--metadata", help="lm_eval --metadata JSON (e.g. for cqa_custom)")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every recipe")
+    p.add_argument("--out", help="study dir (default $CQA_HOME/study/NAME)")
+    p.set_defaults(func=_study)
+
+
+if __name__ == "__main__":
+    from cqa_tasks.cli import main
+
+    sys.exit(main(["study", *sys.argv[1:]]))
