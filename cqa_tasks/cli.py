@@ -6,6 +6,7 @@
     cqa score --model DIR ITEMS.jsonl          Calibrated Surprise outside lm-eval
     cqa train RECIPE [key=value…]              LoRA SFT (also: train validate|coverage|recipes)
     cqa compare RUN… --reference RUN           Δ(ΔI) statistics between lm-eval runs
+    cqa leaderboard RESULTS_DIR… -o OUT/      leaderboard (md/csv/json/offline HTML) from lm-eval output dirs
     cqa study [--epochs N …]                   the CQA study end to end (make study)
     cqa tasks-path                             the dir for lm_eval --include_path (fallback)
 
@@ -169,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     from cqa_train.compare import add_parser as add_compare_parser
 
     add_compare_parser(sub)
+
+    from leaderboard.cli import add_parser as add_leaderboard_parser
+
+    add_leaderboard_parser(sub)
 
     from cqa_train.study import add_parser as add_study_parser
 

@@ -87,6 +87,31 @@ def _check_keys(raw: dict, cls: type, source: str, prefix: str = "") -> None:
             raise RecipeError(f"{source}: unknown recipe key {prefix + key!r} (allowed: {', '.join(sorted(allowed))})")
 
 
+def _coerce(values: dict, cls: type, source: str, prefix: str = "") -> dict:
+    """YAML reads `1e-3` as a string and users write `epochs=2` on the command line: convert plain
+    int/float/bool fields to their declared type, or fail naming the key."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = dict(values)
+    for key, value in values.items():
+        kind = hints.get(key)
+        if kind not in (int, float, bool) or isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            continue
+        try:
+            if kind is bool:
+                if str(value).lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                out[key] = str(value).lower() in ("true", "1")
+            elif kind is int and isinstance(value, float) and value.is_integer():
+                out[key] = int(value)
+            else:
+                out[key] = kind(value)
+        except (TypeError, ValueError):
+            raise RecipeError(f"{source}: {prefix}{key} must be {kind.__name__}, got {value!r}") from None
+    return out
+
+
 def build(raw: dict, source: str = "<recipe>") -> Recipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping")
@@ -98,8 +123,8 @@ def build(raw: dict, source: str = "<recipe>") -> Recipe:
     for required in ("name", "base_model", "data"):
         if required not in raw:
             raise RecipeError(f"{source}: missing required key {required!r}")
-    values = dict(raw)
-    values["lora"] = LoraSpec(**lora_raw)
+    values = _coerce(raw, Recipe, source)
+    values["lora"] = LoraSpec(**_coerce(lora_raw, LoraSpec, source, "lora."))
     if isinstance(values["data"], str):
         values["data"] = [values["data"]]
     recipe = Recipe(**values)

@@ -56,6 +56,10 @@ def check_causal_lm(path: Path) -> Any:
     config = AutoConfig.from_pretrained(path)
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise RecipeError(f"base_model {path}: model type {config.model_type!r} is not a causal language model")
+    # e.g. BERT has a causal-LM class in transformers, but a checkpoint saved as BertForMaskedLM is not one
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        raise RecipeError(f"base_model {path}: architecture {architectures[0]} is not a causal language model")
     return config
 
 

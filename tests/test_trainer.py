@@ -43,6 +43,7 @@ def test_overrides_dotted_and_typed():
         (["variant=cot_plus"], "variant 'cot_plus'"),
         (["epochs=0"], "epochs must be a positive integer"),
         (["epochs"], "not key=value"),
+        (["lr=fast"], "lr must be float"),
     ],
 )
 def test_bad_recipe_keys_are_one_clear_error(overrides, words):
@@ -203,7 +204,8 @@ def test_accelerate_two_cpu_processes(smollm2_dir, tmp_path):
     [
         (lambda tmp: ["data=[nothere.jsonl]"], "training data file not found: nothere.jsonl"),
         (lambda tmp: [f"data=[{tmp / 'bad.jsonl'}]"], "bad.jsonl:2: reasoning[0].aspect:"),
-        (lambda tmp: [f"base_model={tmp / 'notlm'}"], "is not a causal language model"),
+        (lambda tmp: [f"base_model={tmp / 'notlm'}"], "model type 't5' is not a causal language model"),
+        (lambda tmp: [f"base_model={tmp / 'mlm'}"], "architecture BertForMaskedLM is not a causal language model"),
         (lambda tmp: ["base_model=/does/not/exist"], "nor a local HF dir"),
     ],
 )
@@ -215,7 +217,9 @@ def test_bad_input_is_one_clear_error_before_training(tmp_path, setup, words):
     rec["reasoning"][0]["aspect"] = "vibes"
     (tmp_path / "bad.jsonl").write_text(lines[0] + "\n" + json.dumps(rec) + "\n")
     (tmp_path / "notlm").mkdir()
-    (tmp_path / "notlm" / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (tmp_path / "notlm" / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    (tmp_path / "mlm").mkdir()
+    (tmp_path / "mlm" / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertForMaskedLM"]}))
     run = tmp_path / "run"
     proc = _cqa("train", "cqa_cot", f"output_dir={run}", *setup(tmp_path), "max_steps=1")
     assert proc.returncode == 1

@@ -1,0 +1,123 @@
+"""`build`: results dirs in, leaderboard files out. The only module here that touches the disk to write."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leaderboard.plots import standalone
+from leaderboard.reading import Run, find_results_files, label_for, load_run
+from leaderboard.render_html import section_plots, to_html
+from leaderboard.render_text import Provenance, to_csv, to_json, to_markdown
+from leaderboard.table import Section, build_sections
+
+
+class NoResultsError(ValueError):
+    """No usable CQA-Bench results under the given dirs; the message says what was looked for."""
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    out: Path
+    written: list[Path]
+    runs: int  # results files read with CQA-Bench tasks in them
+    models: int  # rows over all sections
+    sections: list[tuple[str, str, int]]  # (bench_version, data_sha256, rows)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        parts = [f"{len(self.sections)} section(s), {self.models} model row(s) from {self.runs} run(s)"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} file(s) skipped")
+        return f"wrote {self.out / 'index.html'} (" + "; ".join(parts) + ")"
+
+
+def _stderr_warn(message: str) -> None:
+    print(f"cqa leaderboard: warning: {message}", file=sys.stderr)
+
+
+def read_runs(results_dirs: Iterable[Path], warn: Callable[[str], None]) -> tuple[list[Run], Provenance]:
+    """Every usable run below the dirs; unusable files are warned about and listed as skipped."""
+    dirs = [Path(d) for d in results_dirs]
+    missing = [d for d in dirs if not d.exists()]
+    if missing:
+        raise NoResultsError("no such file or directory: " + ", ".join(str(d) for d in missing))
+    found = find_results_files(dirs)
+    if not found:
+        raise NoResultsError(
+            "no lm-eval results (results_*.json) under "
+            + ", ".join(str(d) for d in dirs)
+            + "; run `lm_eval ... --tasks cqa --output_path DIR --log_samples` and pass DIR"
+        )
+    runs, prov = [], Provenance()
+    for root, path in found:
+
+        def note(file: Path, message: str, root: Path = root) -> None:
+            warn(f"{file}: {message}")
+            prov.notes.append((label_for(root, file), message))
+
+        label = label_for(root, path)
+        loaded = load_run(root, path, note)
+        if isinstance(loaded, str):
+            warn(f"skipping {path}: {loaded}")
+            prov.skipped.append((label, loaded))
+            continue
+        runs.append(loaded)
+        prov.files_read.append(label)
+    if not runs:
+        raise NoResultsError(
+            f"found {len(found)} results file(s) under "
+            + ", ".join(str(d) for d in dirs)
+            + ", but none with usable CQA-Bench results (see the warnings above)"
+        )
+    return runs, prov
+
+
+def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    plots = {s.slug: section_plots(s) for s in sections}
+    files = {
+        "leaderboard.md": to_markdown(sections, prov),
+        "leaderboard.csv": to_csv(sections),
+        "leaderboard.json": to_json(sections, prov),
+        "index.html": to_html(sections, prov, plots),
+    }
+    for slug, svgs in plots.items():
+        for name, svg in svgs.items():
+            files[f"plots/{slug}_{name}.svg"] = standalone(svg)
+    written = []
+    for name, text in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+        written.append(path)
+    return written
+
+
+def build(results_dirs: list[Path], out: Path, warn: Callable[[str], None] | None = None) -> BuildSummary:
+    """Read every results_*.json (and its samples) below `results_dirs`; write the leaderboard to `out`.
+
+    Raises NoResultsError (a ValueError) when there is nothing to show. Warnings (skipped files,
+    unusable samples) go to stderr and into the summary.
+    """
+    messages: list[str] = []
+
+    def collect(message: str) -> None:
+        messages.append(message)
+        (warn or _stderr_warn)(message)
+
+    runs, prov = read_runs(results_dirs, collect)
+    sections = build_sections(runs)
+    written = write_outputs(sections, prov, Path(out))
+    return BuildSummary(
+        out=Path(out),
+        written=written,
+        runs=len(runs),
+        models=sum(len(s.rows) for s in sections),
+        sections=[(s.bench_version, s.data_sha256, len(s.rows)) for s in sections],
+        skipped=prov.skipped,
+        warnings=messages,
+    )

@@ -1,0 +1,42 @@
+"""`cqa leaderboard RESULTS_DIR... -o OUT/`; hooked into the `cqa` command by `add_parser`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.build import NoResultsError, build
+
+    try:
+        summary = build([Path(d) for d in args.results_dirs], Path(args.out))
+    except NoResultsError as e:
+        print(f"cqa leaderboard: error: {e}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the `leaderboard` subcommand on the `cqa` parser's subparsers."""
+    p = subparsers.add_parser(
+        "leaderboard",
+        help="build leaderboard.md/.csv/.json and a self-contained index.html from lm-eval output dirs",
+        description="Read every results_*.json (and samples_*.jsonl) below the given lm-eval --output_path "
+        "dirs and write a deterministic leaderboard: one row per model identity, latest run each, one table "
+        "per benchmark version and data hash.",
+    )
+    p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR", help="lm-eval --output_path dir(s)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT", help="output dir (created if missing)")
+    p.set_defaults(func=run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point (`python -m leaderboard`), same arguments as `cqa leaderboard`."""
+    parser = argparse.ArgumentParser(prog="cqa")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["leaderboard", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)

@@ -1,0 +1,140 @@
+"""The table columns and how one row's value looks in each: shared by the Markdown and HTML pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leaderboard.identity import args_string, format_params
+from leaderboard.reading import DIMENSIONS, LANGS, Run
+from leaderboard.stats import Estimate
+from leaderboard.table import Row, Section
+
+MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str  # full header (Markdown, CSV-like contexts)
+    title: str  # what the column means, as a tooltip and in the Markdown legend
+    kind: str  # "rank", "model", "acc", "bits", "count", "params", "text", "date"
+    cell: str | None = None
+    metric: str | None = None
+    with_ci: bool = True
+    short: str = ""  # HTML header under a group header that already says e.g. "Literary"
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind not in ("model", "text")
+
+
+@dataclass(frozen=True)
+class CellView:
+    text: str
+    sort: float | str | None  # the value the HTML table sorts on; None sorts last
+    ci: str = ""  # second, smaller line: the 95 % CI, or a detail such as the time of day
+    note: str = ""  # tooltip, e.g. why a value is marked partial
+
+
+def _acc(cell: str, header: str, title: str, short: str, metric: str = "pair_acc", ci: bool = True) -> Column:
+    return Column(f"{cell}.{metric}", header, title, "acc", cell, metric, ci, short)
+
+
+def _bits(cell: str, header: str, title: str, short: str = "ΔI (bits)") -> Column:
+    return Column(f"{cell}.delta_i", header, title, "bits", cell, "delta_i", True, short)
+
+
+RANK = Column(
+    "rank", "Rank", "By literary pair accuracy; a range like 1–2 means the 95 % intervals overlap", "rank"
+)
+MODEL = Column("model", "Model", "Weights (+ adapter); below: the full normalized model arguments", "model")
+WIN = "Share of pairs where the original has more constraint information than its degraded twin (chance 0.5)"
+
+OVERVIEW = [
+    RANK,
+    MODEL,
+    _acc("literary", "Literary pair acc", f"Literary: {WIN}", "Pair acc"),
+    _bits("literary", "Literary ΔI (bits)", "Literary: mean I(original) − I(degraded), in bits"),
+    _acc("factual", "Factual pair acc", f"Factual control: {WIN}", "Pair acc"),
+    _bits("factual", "Factual ΔI (bits)", "Factual control: mean ΔI, in bits"),
+    _acc("literary", "Cond-only acc", "Baseline, literary: higher log p(Y | constraints) alone wins", "Cond-only",
+         "acc_cond_only", False),
+    _acc("literary", "Perplexity acc", "Baseline, literary: the lower-perplexity version wins", "Perplexity",
+         "acc_uncond_only", False),
+    _acc("literary", "Overlap acc", "Baseline, literary, no model: more words shared with the constraints wins",
+         "Overlap", "acc_overlap", False),
+    Column("literary.n", "Literary n", "Literary pairs scored", "count", "literary", "pair_acc", short="Literary"),
+    Column("factual.n", "Factual n", "Factual pairs scored", "count", "factual", "pair_acc", short="Factual"),
+    Column("params", "Params", "Parameter count reported by lm-eval", "params"),
+    Column("dtype", "dtype", "The dtype the model ran in", "text"),
+    Column("bench", "Bench · data", "Benchmark version and data sha256 (short)", "text"),
+    Column("lm_eval", "lm-eval", "lm-evaluation-harness version", "text"),
+    Column("date", "Run date", "When the run finished (UTC); the latest run of each model is shown", "date",
+           short="Date"),
+]  # fmt: skip
+
+BREAKDOWN = [
+    RANK,
+    MODEL,
+    *[
+        col
+        for part, what in [(d, f"{d} items, both languages pooled") for d in DIMENSIONS]
+        + [(lang, f"{lang} items, all dimensions") for lang in LANGS]
+        for col in (
+            _acc(f"literary_{part}", f"{part} acc", f"Literary pair accuracy, {what}", "Pair acc"),
+            _bits(f"literary_{part}", f"{part} ΔI", f"Literary mean ΔI (bits), {what}", "ΔI"),
+        )
+    ],
+]
+
+
+def model_details(run: Run) -> str:
+    """The line under a model's name: its identity, and the item limit if the run used one."""
+    text = f"{run.backend}: {args_string(run.args)}"
+    if run.limit:
+        text += f" · limit={run.limit:g} per task"
+    return text
+
+
+def fmt_acc(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def fmt_bits(x: float) -> str:
+    return f"{x:+.2f}".replace("-", "−")
+
+
+def fmt_ci(est: Estimate, kind: str) -> str:
+    if est.lo is None or est.hi is None:
+        return "no CI"
+    f = fmt_acc if kind == "acc" else fmt_bits
+    return f"[{f(est.lo)}, {f(est.hi)}]"
+
+
+def view(row: Row, column: Column, section: Section) -> CellView:
+    """Display text, sort key, CI text and tooltip of one row in one column."""
+    run = row.run
+    if column.kind == "rank":
+        return CellView(row.rank_text, row.rank[0] if row.rank else None)
+    if column.kind == "model":
+        return CellView(row.label, row.label.lower())
+    if column.kind in ("acc", "bits", "count"):
+        est = row.get(column.cell or "", column.metric or "")
+        if est is None:
+            return CellView(MISSING, None, note="not in this run")
+        note = ""
+        if row.partial(column.cell or ""):
+            note = f"partial: {est.leaves} leaf task(s) of this cell were run"
+        if column.kind == "count":
+            return CellView(str(est.n), est.n, note=note)
+        text = fmt_acc(est.mean) if column.kind == "acc" else fmt_bits(est.mean)
+        return CellView(text, est.mean, fmt_ci(est, column.kind) if column.with_ci else "", note)
+    if column.kind == "params":
+        return CellView(format_params(run.num_parameters), run.num_parameters)
+    if column.kind == "date":
+        day, _, time = run.date_text.partition(" ")
+        return CellView(day, run.date if run.date > 0 else None, time)
+    if column.key == "bench":
+        return CellView(f"v{section.bench_version}", section.bench_version.lower(), section.short_hash)
+    text = {"dtype": run.dtype, "lm_eval": run.lm_eval_version}[column.key]
+    return CellView(text, text.lower())

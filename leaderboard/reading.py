@@ -1,0 +1,267 @@
+"""Reading lm-eval output dirs: `results_<time>.json` and the matching `samples_<task>_<time>.jsonl`.
+
+Nothing here trusts its input: a file that does not parse, or a row without the numbers it
+should have, is reported through `warn` and left out; the rest of the leaderboard still builds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from leaderboard.identity import (
+    display_name,
+    identity_key,
+    normalize_backend,
+    normalize_dtype,
+    normalize_model_args,
+    parse_model_args,
+)
+
+Warn = Callable[[Path, str], None]  # (file, message)
+
+METRICS = (
+    "pair_acc",
+    "delta_i",
+    "delta_i_bpb",
+    "i_orig",
+    "i_orig_bpb",
+    "surprise_orig_bpb",
+    "residual_orig_bpb",
+    "acc_cond_only",
+    "acc_uncond_only",
+    "acc_overlap",
+)
+PROPORTIONS = frozenset({"pair_acc", "acc_cond_only", "acc_uncond_only", "acc_overlap"})
+GROUPS = {"creative": "literary", "factual": "factual"}
+LANGS = ("en", "zh")
+DIMENSIONS = ("ethos", "mythos", "lexis", "dianoia")
+LEAF_TASK = re.compile(r"^cqa_(creative|factual)_(en|zh)_(ethos|mythos|lexis|dianoia)$")
+RESULTS_NAME = re.compile(r"^results_(.+)\.json$")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf task of one run: means and stderrs from the results file, items from samples."""
+
+    task: str
+    group: str  # "literary" | "factual"
+    lang: str
+    dimension: str
+    bench_version: str
+    data_sha256: str
+    data_file: str
+    n: int
+    means: dict[str, float]
+    stderrs: dict[str, float | None]
+    samples: dict[str, list[float]] | None = None
+
+    @property
+    def section(self) -> tuple[str, str]:
+        return (self.bench_version, self.data_sha256)
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    label: str  # the file as shown on the page: relative to the dir it was found under
+    date: float
+    backend: str
+    args: dict[str, str]
+    identity: str
+    name: str
+    num_parameters: int | None
+    dtype: str
+    lm_eval_version: str
+    limit: float | None
+    leaves: dict[str, Leaf] = field(default_factory=dict)
+
+    @property
+    def date_text(self) -> str:
+        if self.date <= 0:
+            return UNKNOWN
+        return datetime.fromtimestamp(self.date, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def find_results_files(dirs: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(root, file) for every results_*.json below the given dirs, each file once, sorted."""
+    seen: dict[Path, tuple[Path, Path]] = {}
+    for root in dirs:
+        root = Path(root)
+        candidates = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
+        for path in candidates:
+            if path.is_file():
+                seen.setdefault(path.resolve(), (root.parent if root.is_file() else root, path))
+    return sorted(seen.values(), key=lambda rp: str(rp[1]))
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for "N/A", missing, bool or non-finite values."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _leaf_size(row: dict, n_samples: Any) -> int | None:
+    for value in (row.get("cqa_item,none"), row.get("sample_len")):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    if isinstance(n_samples, dict) and isinstance(n_samples.get("effective"), int):
+        return n_samples["effective"] or None
+    return None
+
+
+def read_leaf(task: str, row: Any, task_config: Any, n_samples: Any) -> Leaf | str:
+    """The Leaf of one results row, or the reason it cannot be used."""
+    match = LEAF_TASK.match(task)
+    if not match or not isinstance(row, dict):
+        return "not a CQA-Bench leaf row"
+    n = _leaf_size(row, n_samples)
+    if n is None:
+        return "no item count (cqa_item / sample_len)"
+    means: dict[str, float] = {}
+    stderrs: dict[str, float | None] = {}
+    for metric in METRICS:
+        mean = _number(row.get(f"{metric},none"))
+        if mean is None:
+            continue
+        means[metric] = mean
+        stderrs[metric] = _number(row.get(f"{metric}_stderr,none"))
+    if "pair_acc" not in means:
+        return "no numeric pair_acc"
+    meta = task_config.get("metadata") if isinstance(task_config, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    return Leaf(
+        task=task,
+        group=GROUPS[match.group(1)],
+        lang=match.group(2),
+        dimension=match.group(3),
+        bench_version=str(meta.get("bench_version") or UNKNOWN),
+        data_sha256=str(meta.get("data_sha256") or UNKNOWN),
+        data_file=str(meta.get("data_file") or UNKNOWN),
+        n=n,
+        means=means,
+        stderrs=stderrs,
+    )
+
+
+def read_samples(path: Path, n: int) -> dict[str, list[float]]:
+    """Per-item metric values of a samples file; raises ValueError when it is unusable.
+
+    All or nothing: a truncated file would silently shrink and bias the sample.
+    """
+    columns: dict[str, list[float]] = {m: [] for m in METRICS}
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(lines) != n:
+        raise ValueError(f"{len(lines)} items, the results file says {n}")
+    for lineno, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"line {lineno}: {e.msg}") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"line {lineno}: not an object")
+        for metric in METRICS:
+            value = _number(record.get(metric))
+            if value is not None:
+                columns[metric].append(value)
+    # A metric missing from any item is dropped for all: its mean would be over other items.
+    usable = {m: v for m, v in columns.items() if len(v) == n}
+    if "pair_acc" not in usable:
+        raise ValueError("no per-item pair_acc")
+    return usable
+
+
+def _samples_path(results_path: Path, task: str) -> Path | None:
+    match = RESULTS_NAME.match(results_path.name)
+    if not match:
+        return None
+    path = results_path.with_name(f"samples_{task}_{match.group(1)}.jsonl")
+    return path if path.is_file() else None
+
+
+def label_for(root: Path, path: Path) -> str:
+    """The file relative to the given dir, prefixed by that dir's name: no machine-specific prefix."""
+    try:
+        rel = path.relative_to(root).as_posix()
+    except ValueError:
+        rel = path.name
+    return f"{root.name}/{rel}" if root.name else rel
+
+
+def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
+    """One results file as a Run with its CQA-Bench leaves, or why the whole file is skipped.
+
+    Problems with single tasks or samples files go to `warn`; the rest of the file is kept.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"not valid JSON (truncated or corrupt?): {e}"
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        return "not an lm-eval results file (no `results` object)"
+
+    configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
+    n_samples = data.get("n-samples") if isinstance(data.get("n-samples"), dict) else {}
+    leaves: dict[str, Leaf] = {}
+    for task in sorted(data["results"]):
+        if not LEAF_TASK.match(task):
+            continue  # groups are recomputed from leaves; other tasks are not ours
+        leaf = read_leaf(task, data["results"][task], configs.get(task), n_samples.get(task))
+        if isinstance(leaf, str):
+            warn(path, f"ignoring task {task}: {leaf}")
+            continue
+        samples_path = _samples_path(path, task)
+        if samples_path is not None:
+            try:
+                leaf = _with_samples(leaf, read_samples(samples_path, leaf.n))
+            except (OSError, UnicodeDecodeError, ValueError) as e:
+                warn(samples_path, f"samples file ignored ({e}); using the results file's stderr")
+        leaves[task] = leaf
+    if not leaves:
+        return "no CQA-Bench tasks (cqa_creative_* / cqa_factual_*) in it"
+
+    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    model_dtype = config.get("model_dtype")
+    args = normalize_model_args(parse_model_args(config.get("model_args")), model_dtype)
+    if not args and data.get("model_name"):
+        args = {"pretrained": str(data["model_name"])}
+    backend = normalize_backend(config.get("model"))
+    date = _number(data.get("date")) or _date_from_name(path)
+    params = config.get("model_num_parameters")
+    return Run(
+        path=path,
+        label=label_for(root, path),
+        date=date,
+        backend=backend,
+        args=args,
+        identity=identity_key(backend, args),
+        name=display_name(args),
+        num_parameters=params if isinstance(params, int) and not isinstance(params, bool) else None,
+        dtype=args.get("dtype") or (normalize_dtype(model_dtype) if model_dtype else UNKNOWN),
+        lm_eval_version=str(data.get("lm_eval_version") or UNKNOWN),
+        limit=_number(config.get("limit")),
+        leaves=leaves,
+    )
+
+
+def _date_from_name(path: Path) -> float:
+    """Fallback for results without `date`: the time lm-eval put in the file name (taken as UTC)."""
+    match = RESULTS_NAME.match(path.name)
+    try:
+        stamp = datetime.strptime(match.group(1), "%Y-%m-%dT%H-%M-%S.%f") if match else None
+    except ValueError:
+        return 0.0
+    return stamp.replace(tzinfo=timezone.utc).timestamp() if stamp else 0.0
+
+
+def _with_samples(leaf: Leaf, samples: dict[str, list[float]]) -> Leaf:
+    return Leaf(**{**leaf.__dict__, "samples": samples})
