@@ -25,15 +25,19 @@ def task_dir() -> Path:
     return Path(task_configs.__file__).parent
 
 
-def resolve(path: str | Path) -> Path:
-    """A user path as given (relative to the CWD), else a file shipped in task_configs/data."""
+def resolve_file(path: str | Path, shipped_dir: Path, what: str) -> Path:
+    """A user path as given (relative to the CWD), else a file of that name shipped in `shipped_dir`."""
     p = Path(path).expanduser()
     if p.is_file():
         return p.resolve()
-    shipped = data_dir() / path
+    shipped = shipped_dir / path
     if shipped.is_file():
         return shipped
-    raise FileNotFoundError(f"CQA data file not found: {path} (looked in the current directory and {data_dir()})")
+    raise FileNotFoundError(f"{what} not found: {path} (looked in the current directory and {shipped_dir})")
+
+
+def resolve(path: str | Path) -> Path:
+    return resolve_file(path, data_dir(), "CQA data file")
 
 
 def sha256_of(path: Path) -> str:

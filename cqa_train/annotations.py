@@ -126,13 +126,9 @@ def validate_lines(lines: Iterable[str], path: str = "<data>", expect: str | Non
 
 
 def resolve(path: str | Path) -> Path:
-    p = Path(path).expanduser()
-    if p.is_file():
-        return p.resolve()
-    shipped = data_dir() / path
-    if shipped.is_file():
-        return shipped
-    raise FileNotFoundError(f"training data file not found: {path} (looked in the current directory and {data_dir()})")
+    from cqa_tasks.data import resolve_file
+
+    return resolve_file(path, data_dir(), "training data file")
 
 
 def load(path: str | Path, expect: str | None = None) -> list[dict]:
