@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cqa_tasks.metric import AGGREGATED_METRICS
 from leaderboard.identity import (
     display_name,
     identity_key,
@@ -26,18 +27,7 @@ from leaderboard.identity import (
 
 Warn = Callable[[Path, str], None]  # (file, message)
 
-METRICS = (
-    "pair_acc",
-    "delta_i",
-    "delta_i_bpb",
-    "i_orig",
-    "i_orig_bpb",
-    "surprise_orig_bpb",
-    "residual_orig_bpb",
-    "acc_cond_only",
-    "acc_uncond_only",
-    "acc_overlap",
-)
+METRICS = tuple(AGGREGATED_METRICS)  # one source of truth: the metric module
 PROPORTIONS = frozenset({"pair_acc", "acc_cond_only", "acc_uncond_only", "acc_overlap"})
 GROUPS = {"creative": "literary", "factual": "factual"}
 LANGS = ("en", "zh")

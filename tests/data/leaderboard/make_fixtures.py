@@ -23,21 +23,12 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cqa_tasks.metric import AGGREGATED_METRICS
+
 HERE = Path(__file__).parent
 LANGS = ("en", "zh")
 DIMS = ("ethos", "mythos", "lexis", "dianoia")
-METRICS = (
-    "pair_acc",
-    "delta_i",
-    "delta_i_bpb",
-    "i_orig",
-    "i_orig_bpb",
-    "surprise_orig_bpb",
-    "residual_orig_bpb",
-    "acc_cond_only",
-    "acc_uncond_only",
-    "acc_overlap",
-)
+METRICS = tuple(AGGREGATED_METRICS)  # one source of truth: the metric module
 V1 = ("1.0", "a1" * 32, "cqa_bench_v1.jsonl")
 V2 = ("2.0", "b2" * 32, "cqa_bench_v2.jsonl")
 
