@@ -40,24 +40,32 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_validate(args: argparse.Namespace) -> int:
-    from cqa_tasks.data import check_file
+def report_problems(files: list[str], check, strict: bool = False) -> int:
+    """Print every problem of every file as `file:line: field: message`; exit status 1 on any error.
 
+    `check(path)` returns (valid records, problems); shared by `bench validate` and `train validate`.
+    """
     n_errors = n_records = 0
-    for name in args.files:
+    for name in files:
         path = Path(name)
         if not path.is_file():
             print(f"{name}:0: <file>: not found")
             n_errors += 1
             continue
-        records, problems = check_file(path)
+        records, problems = check(path)
         n_records += len(records)
         for p in problems:
             print(p)
-            n_errors += p.severity == "error" or args.strict
+            n_errors += p.severity == "error" or strict
     verdict = "FAILED" if n_errors else "OK"
-    print(f"{verdict}: {n_records} valid records in {len(args.files)} file(s), {n_errors} error(s)", file=sys.stderr)
+    print(f"{verdict}: {n_records} valid records in {len(files)} file(s), {n_errors} error(s)", file=sys.stderr)
     return 1 if n_errors else 0
+
+
+def _bench_validate(args: argparse.Namespace) -> int:
+    from cqa_tasks.data import check_file
+
+    return report_problems(args.files, check_file, args.strict)
 
 
 def composition_table(records: list[dict]) -> str:

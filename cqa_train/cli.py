@@ -9,21 +9,10 @@ from pathlib import Path
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from cqa_tasks.cli import report_problems
     from cqa_train.annotations import validate_lines
 
-    n_errors = 0
-    for name in args.files:
-        path = Path(name)
-        if not path.is_file():
-            print(f"{name}:0: <file>: not found")
-            n_errors += 1
-            continue
-        records, problems = validate_lines(path.read_text(encoding="utf-8").splitlines(), str(path))
-        for p in problems:
-            print(p)
-        n_errors += len(problems)
-        print(f"{path}: {len(records)} valid records", file=sys.stderr)
-    return 1 if n_errors else 0
+    return report_problems(args.files, lambda path: validate_lines(path.read_text(encoding="utf-8").splitlines(), str(path)))
 
 
 def coverage_report(files: list[str]) -> tuple[str, dict]:
