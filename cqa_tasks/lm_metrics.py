@@ -14,10 +14,6 @@ from lm_eval.api.registry import register_aggregation, register_metric
 from cqa_tasks.metric import AGGREGATED_METRICS, ITEM_METRIC
 
 
-def _passthrough(items):
-    return items
-
-
 def _register(name: str, higher_is_better: bool, aggregation: str):
     def fn(items):
         return items
