@@ -1,4 +1,5 @@
-"""Backport of lm-eval's `lm_eval.tasks` entry-point discovery (upstream PR #4015) to lm-eval 0.4.13.
+"""Backport of lm-eval's plugin discovery to lm-eval 0.4.13: `lm_eval.tasks` entry points (upstream
+PR #4015) and `lm_eval.models` entry points (PR #4013), so `--model hf-prefix` works like a built-in.
 
 Loaded at interpreter start by `cqa_lmeval_tasks.pth`; stdlib only and lazy, so it costs well under a
 millisecond. When `lm_eval.tasks.manager` is imported it wraps `TaskManager.__init__` so the task
@@ -13,6 +14,7 @@ import os
 import sys
 
 _TARGET = "lm_eval.tasks.manager"
+_MODELS = "lm_eval.models"
 _MARK = "_lm_eval_tasks_ep_backport"
 
 
@@ -62,11 +64,32 @@ def _patch(module) -> None:
     manager_cls.__init__ = __init__
 
 
+def register_model_plugins(module=None) -> None:
+    """Register every `lm_eval.models` entry point as a lazy model (upstream PR #4013's rule).
+
+    Runs right after `lm_eval.models` registered the built-ins (never before: `get_model` only imports
+    `lm_eval.models` while the registry is empty); built-ins win over plugins of the same name.
+    """
+    import importlib.metadata as md
+
+    from lm_eval.api.registry import model_registry
+
+    for ep in md.entry_points(group="lm_eval.models"):
+        if ep.name not in model_registry:
+            try:
+                model_registry.register(ep.name, target=ep.value)
+            except Exception as e:  # one broken plugin must not break lm_eval
+                print(f"lm_eval.models entry point {ep.name!r} skipped: {e}", file=sys.stderr)
+
+
 class _PatchOnImport:
-    """One-shot meta-path hook: patch `lm_eval.tasks.manager` right after it is executed."""
+    """One-shot meta-path hook: run `patch(module)` right after the module `target` is executed."""
+
+    def __init__(self, target: str, patch) -> None:
+        self.target, self.patch = target, patch
 
     def find_spec(self, name, path=None, target=None):
-        if name != _TARGET:
+        if name != self.target:
             return None
         import importlib.util
 
@@ -78,7 +101,7 @@ class _PatchOnImport:
 
         def exec_and_patch(module):
             exec_module(module)
-            _patch(module)
+            self.patch(module)
 
         spec.loader.exec_module = exec_and_patch
         return spec
@@ -89,7 +112,8 @@ def enabled() -> bool:
 
 
 if enabled():
-    if _TARGET in sys.modules:
-        _patch(sys.modules[_TARGET])
-    else:
-        sys.meta_path.insert(0, _PatchOnImport())
+    for _name, _fn in ((_TARGET, _patch), (_MODELS, register_model_plugins)):
+        if _name in sys.modules:
+            _fn(sys.modules[_name])
+        else:
+            sys.meta_path.insert(0, _PatchOnImport(_name, _fn))

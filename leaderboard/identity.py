@@ -44,7 +44,8 @@ DTYPE_ALIASES = {
     "float64": "float64",
     "auto": "auto",
 }
-BACKEND_ALIASES = {"hf-auto": "hf", "huggingface": "hf"}
+# hf-prefix (cqa_tasks.lm_backend) computes the `hf` numbers with shared prefixes (tested): same row.
+BACKEND_ALIASES = {"hf-auto": "hf", "huggingface": "hf", "hf-prefix": "hf"}
 
 
 def parse_model_args(raw: Mapping[str, Any] | str | None) -> dict[str, Any]:

@@ -374,3 +374,11 @@ def test_cli_subcommand(tmp_path, capsys):
     assert math.isfinite(
         json.loads((tmp_path / "board/leaderboard.json").read_text())["sections"][0]["models"][0]["date"]
     )
+
+
+def test_hf_prefix_backend_shares_the_hf_row():
+    from leaderboard.identity import identity_key, normalize_backend
+
+    args = {"dtype": "float32", "pretrained": "/models/a"}
+    assert identity_key(normalize_backend("hf-prefix"), args) == identity_key(normalize_backend("hf"), args)
+    assert normalize_backend("vllm") != normalize_backend("hf")
