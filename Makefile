@@ -28,9 +28,9 @@ browser:
 
 demo: install
 	$(BIN)/cqa models prepare smollm2
-	$(OFFLINE) $(BIN)/lm_eval --model hf \
+	$(OFFLINE) $(BIN)/lm_eval --model hf-prefix \
 	  --model_args pretrained=$$($(BIN)/cqa models path smollm2),dtype=float32 \
-	  --tasks $(DEMO_TASKS) --device cpu --batch_size 8 \
+	  --tasks $(DEMO_TASKS) --device cpu --batch_size 2 \
 	  --output_path $(CQA_HOME)/results --log_samples $(DEMO_ARGS)
 	$(BIN)/cqa leaderboard $(CQA_HOME)/results -o $(CQA_HOME)/leaderboard
 	@echo "results: $(CQA_HOME)/results"

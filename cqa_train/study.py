@@ -36,7 +36,8 @@ class StudyConfig:
     epochs: int = 5
     tasks: str = "cqa"
     eval_dtype: str = "float32"
-    batch_size: int = 8
+    eval_backend: str = "hf-prefix"  # lm-eval model type; hf-prefix = hf with shared prefixes (docs/performance.md)
+    batch_size: int = 2
     limit: int | None = None  # lm_eval --limit, per leaf task (tests, smoke runs)
     metadata: dict | None = None  # lm_eval --metadata (e.g. {"data": ...} for cqa_custom)
     overrides: list[str] = field(default_factory=list)  # key=value applied to every recipe
@@ -76,7 +77,7 @@ def _recipe(cfg: StudyConfig, name: str):
 
 
 def lm_eval_command(cfg: StudyConfig, pretrained: Path, out: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "lm_eval", "--model", "hf",
+    cmd = [sys.executable, "-m", "lm_eval", "--model", cfg.eval_backend,
            "--model_args", f"pretrained={pretrained},dtype={cfg.eval_dtype}",
            "--tasks", cfg.tasks, "--device", "cpu" if not _cuda() else "cuda",
            "--batch_size", str(cfg.batch_size), "--output_path", str(out), "--log_samples"]
@@ -177,6 +178,7 @@ def _study(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         tasks=args.tasks,
         eval_dtype=args.eval_dtype,
+        eval_backend=args.eval_backend,
         batch_size=args.batch_size,
         limit=args.limit,
         metadata=json.loads(args.metadata) if args.metadata else None,
@@ -197,6 +199,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--tasks", default=d.tasks)
     p.add_argument("--eval-dtype", default=d.eval_dtype, choices=["float32", "bfloat16"])
+    p.add_argument("--eval-backend", default=d.eval_backend, help="lm_eval --model for the evaluations (hf-prefix or hf)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--limit", type=int, default=None, help="lm_eval --limit per leaf task")
     p.add_argument("--metadata", help="lm_eval --metadata JSON (e.g. for cqa_custom)")
