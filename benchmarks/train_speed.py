@@ -5,6 +5,7 @@
 
 (a) `cqa train` (Trainer + peft, one epoch of the cqa_cot recipe): seconds per epoch, training tokens/s
 (b) the same LoRA model, the same padded batches, a bare loop of forward, backward and AdamW step
+    (all batches of the epoch, or the first N with --raw-batches N: tokens/s is a rate)
 Prints a table with the ratio (a)/(b) of tokens/s and writes it as JSON under $CQA_HOME/benchmarks/.
 """
 
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 
-def raw_loop(recipe, base_path: Path, features: list[dict], repeats: int) -> dict:
+def raw_loop(recipe, base_path: Path, features: list[dict], repeats: int, max_batches: int | None = None) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -35,6 +36,8 @@ def raw_loop(recipe, base_path: Path, features: list[dict], repeats: int) -> dic
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.lr)
     collate = PadCollator(tokenizer.pad_token_id or tokenizer.eos_token_id)
     batches = [collate(features[i : i + recipe.batch_size]) for i in range(0, len(features), recipe.batch_size)]
+    if max_batches:
+        batches = batches[:max_batches]
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     times = []
     for _ in range(repeats):
@@ -46,14 +49,16 @@ def raw_loop(recipe, base_path: Path, features: list[dict], repeats: int) -> dic
             opt.zero_grad()
         times.append(time.perf_counter() - started)
     seconds = sorted(times)[len(times) // 2]
-    return {"seconds_per_epoch": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds, "repeats": repeats}
+    return {"seconds": seconds, "batches": len(batches), "tokens": tokens, "tokens_per_s": tokens / seconds, "repeats": repeats}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="cqa_cot")
     parser.add_argument("--limit", type=int, default=None, help="first N examples (default: the whole set)")
-    parser.add_argument("--raw-repeats", type=int, default=1, help="epochs of the raw loop (median reported)")
+    parser.add_argument("--raw-repeats", type=int, default=1, help="passes of the raw loop (median reported)")
+    parser.add_argument("--raw-batches", type=int, default=None,
+                        help="time the raw loop on the first N batches only (a rate; default: the whole epoch)")
     args = parser.parse_args()
 
     from transformers import AutoTokenizer
@@ -84,15 +89,15 @@ def main() -> None:
         manifest = json.loads((run / "manifest.json").read_text())
         trainer_seconds = summary["train_runtime"]
         trainer_tokens = manifest["n_train_tokens"]
-        raw = raw_loop(recipe, base_path, features, args.raw_repeats)
+        raw = raw_loop(recipe, base_path, features, args.raw_repeats, args.raw_batches)
 
     rows = [
         ("cqa train (Trainer + peft), 1 epoch", trainer_seconds, trainer_tokens / trainer_seconds),
-        ("raw forward+backward+AdamW, same batches", raw["seconds_per_epoch"], raw["tokens_per_s"]),
+        (f"raw forward+backward+AdamW, {raw['batches']} batches", raw["seconds"], raw["tokens_per_s"]),
     ]
     ratio = rows[0][2] / rows[1][2]
     print(f"recipe {recipe.name} · {len(features)} examples · {trainer_tokens} tokens · batch {recipe.batch_size} · {recipe.dtype}")
-    print(f"{'path':44s} {'s/epoch':>10s} {'tokens/s':>10s}")
+    print(f"{'path':44s} {'seconds':>10s} {'tokens/s':>10s}")
     for name, seconds, tps in rows:
         print(f"{name:44s} {seconds:10.1f} {tps:10.1f}")
     print(f"{'ratio cqa train / raw (tokens/s)':44s} {'':>10s} {ratio:10.2f}")

@@ -21,10 +21,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-# Measured on the 2-core development CPU (2026-11), fp32, SmolLM2-135M: used only for the up-front
-# wall-time estimate printed before the study starts.
-SECONDS_PER_TRAIN_EXAMPLE = 3.0
-SECONDS_PER_EVAL_REQUEST = {"float32": 1.0, "bfloat16": 0.45}
+# Measured on the 2-core development CPU (2026-11-25, docs/performance.md), SmolLM2-135M: used only for
+# the up-front wall-time estimate printed before the study starts. Training: cqa_cot, fp32, 1,082 s
+# per epoch of 100 examples. Evaluation: --model hf-prefix, batch 2, end to end per request.
+SECONDS_PER_TRAIN_EXAMPLE = 10.8
+SECONDS_PER_EVAL_REQUEST = {"float32": 2.0, "bfloat16": 6.4}
 EVAL_REQUESTS_PER_ITEM = 4
 
 
