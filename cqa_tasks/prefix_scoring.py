@@ -123,20 +123,24 @@ def forward_tokens(pairs: Sequence[TokenPair], batches: Sequence[Sequence[Group]
     return sum(_batch_cost(inputs, groups, padded=True) for groups in batches)
 
 
+def _forward_parameters(model) -> set[str]:
+    """Argument names of the causal LM's own forward (under a PeftModel, the base model's)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return set(inspect.signature(inner.forward).parameters)
+
+
 def _keeps_masked_logits(model) -> bool:
     """Whether `model(..., logits_to_keep=<bool mask>)` projects only the masked positions."""
     try:
         from transformers.modeling_utils import slice_logits_to_keep  # noqa: F401  (transformers >= 5)
     except ImportError:
         return False
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(inner.forward).parameters
+    return "logits_to_keep" in _forward_parameters(model)
 
 
 def _cache_argument(model) -> str:
     """The forward argument that takes a KV cache: `cache` in recent transformers, else `past_key_values`."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+    return "cache" if "cache" in _forward_parameters(model) else "past_key_values"
 
 
 def score_pairs(
