@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     from cqa_train import recipe as recipes
     from cqa_train.trainer import train
 
-    train(recipes.load(args.recipe, args.overrides), overwrite=args.overwrite)
+    train(recipes.load(args.recipe, args.overrides), overwrite=args.overwrite, stop_after_epoch=args.stop_after_epoch)
     return 0
 
 
@@ -114,6 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*", help="key=value, dotted for nested keys (lora.rank=16)")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run dir and train again")
+    p.add_argument("--stop-after-epoch", type=int, metavar="K",
+                   help="pause once epoch K is exported (checkpoint kept); run again to continue the same run")
     p.set_defaults(func=_run)
     p = tsub.add_parser("recipes", help="list the shipped recipes")
     p.set_defaults(func=_recipes)

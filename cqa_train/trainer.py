@@ -211,7 +211,7 @@ def merge_adapter(base_path: Path, adapter: Path, target: Path, dtype: str) -> N
 
 
 # ------------------------------------------------------------------------------------------ main
-def _callbacks(run: Path, tokenizer, manifest: dict, started: float):
+def _callbacks(run: Path, tokenizer, manifest: dict, started: float, stop_after_epoch: int | None = None):
     from tqdm.auto import tqdm
     from transformers import TrainerCallback
 
@@ -239,9 +239,13 @@ def _callbacks(run: Path, tokenizer, manifest: dict, started: float):
             log.info("step %s: %s", state.global_step, {k: v for k, v in logs.items()})
 
         def on_epoch_end(self, args, state, control, model=None, **kw):
+            epoch = round(state.epoch or 0)
+            if stop_after_epoch is not None and epoch >= stop_after_epoch:
+                # every rank stops; the checkpoint saved here is where the next call resumes
+                control.should_save = True
+                control.should_training_stop = True
             if not state.is_world_process_zero:
                 return
-            epoch = round(state.epoch or 0)
             if manifest["recipe"]["save_every_epoch"] and epoch >= 1:
                 export_adapter(model, tokenizer, run / f"epoch-{epoch}" / "adapter")
                 manifest["exports"][f"epoch-{epoch}"] = {"global_step": state.global_step, "epoch": epoch}
@@ -259,8 +263,22 @@ def _losses(history: list[dict]) -> list[dict]:
     return [{"step": h["step"], "loss": h["loss"], "epoch": h.get("epoch")} for h in history if "loss" in h]
 
 
-def train(recipe: Recipe, overwrite: bool = False) -> Path:
-    """Run (or resume, or skip if finished) the recipe. Returns the run directory."""
+def merge_exports(run: Path, base_path: Path, names: list[str], dtype: str) -> None:
+    """A merged HF dir beside every exported adapter that lacks one (after a crash too)."""
+    for name in names:
+        d = run / name
+        if not (d / "merged" / "config.json").is_file():
+            print(f"cqa train: merging {d.name}", file=sys.stderr)
+            merge_adapter(base_path, d / "adapter", d / "merged", dtype)
+
+
+def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None = None) -> Path:
+    """Run (or resume, or skip if finished) the recipe. Returns the run directory.
+
+    `stop_after_epoch=K` pauses the run once epoch K is exported and merged, with a checkpoint there;
+    the same call without it (or with a later K) continues the same run, so its epochs equal an
+    uninterrupted run's (the study evaluates epoch K before training K+1).
+    """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
@@ -287,6 +305,11 @@ def train(recipe: Recipe, overwrite: bool = False) -> Path:
             raise RecipeError(f"{run} was trained on different data files (sha256 differs); use --overwrite or a new output_dir")
         if previous.get("status") == "finished":
             print(f"cqa train: {recipe.name} already finished: {run} (use --overwrite to train again)", file=sys.stderr)
+            return run
+        if stop_after_epoch is not None and f"epoch-{stop_after_epoch}" in previous.get("exports", {}):
+            if main_process:
+                merge_exports(run, base_path, sorted(previous["exports"]), recipe.dtype)
+            print(f"cqa train: {recipe.name} already has epoch {stop_after_epoch}: {run}", file=sys.stderr)
             return run
     elif main_process and run.exists() and any(run.iterdir()) and not overwrite:
         raise RecipeError(f"{run} exists and is not a cqa run directory; choose another output_dir")
@@ -371,7 +394,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> Path:
         args=args,
         train_dataset=features,
         data_collator=PadCollator(tokenizer.pad_token_id),
-        callbacks=_callbacks(run, tokenizer, manifest, started),
+        callbacks=_callbacks(run, tokenizer, manifest, started, stop_after_epoch),
     )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
@@ -384,6 +407,14 @@ def train(recipe: Recipe, overwrite: bool = False) -> Path:
     if not trainer.is_world_process_zero():
         return run
     state = trainer.state
+    if state.global_step < state.max_steps:  # paused by stop_after_epoch: not finished
+        merge_exports(run, base_path, sorted(manifest["exports"]), recipe.dtype)
+        manifest.update(global_step=state.global_step, loss_per_step=_losses(state.log_history),
+                        wall_seconds=manifest["wall_seconds_before"] + time.time() - started, status="paused")
+        write_manifest(run, manifest)
+        print(f"cqa train: paused after epoch {round(state.epoch or 0)} at step {state.global_step} of {state.max_steps}: "
+              f"{run} (run again to continue)", file=sys.stderr)
+        return run
     last_epoch = max((int(k.split("-")[1]) for k in manifest["exports"]), default=None)
     final = run / "final"
     if final.is_symlink() or final.is_file():
@@ -393,11 +424,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> Path:
         final.symlink_to(f"epoch-{last_epoch}", target_is_directory=True)
     else:
         export_adapter(trainer.model, tokenizer, final / "adapter")
-    for name in sorted(manifest["exports"]) + ([] if final.is_symlink() else ["final"]):
-        d = run / name
-        if not (d / "merged" / "config.json").is_file():
-            print(f"cqa train: merging {d.name}", file=sys.stderr)
-            merge_adapter(base_path, d / "adapter", d / "merged", recipe.dtype)
+    merge_exports(run, base_path, sorted(manifest["exports"]) + ([] if final.is_symlink() else ["final"]), recipe.dtype)
     manifest.update(
         status="finished",
         global_step=state.global_step,

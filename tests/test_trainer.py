@@ -179,6 +179,44 @@ def test_resume_after_sigkill_matches_uninterrupted_run(smollm2_dir, tmp_path):
 
 
 @pytest.mark.slow
+def test_pause_after_epoch_then_continue_matches_uninterrupted_run(smollm2_dir, tmp_path):
+    # 4 examples, batch 2: 2 steps an epoch; no step checkpoints, so the pause's own checkpoint is
+    # what the second call resumes from
+    args = ["epochs=2", "limit=4", *TINY, "checkpoint_every_steps=1000"]
+    straight = tmp_path / "straight"
+    assert _cqa("train", "cqa_cot", f"output_dir={straight}", *args).returncode == 0
+
+    paused = tmp_path / "paused"
+    first = _cqa("train", "cqa_cot", f"output_dir={paused}", *args, "--stop-after-epoch", "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "paused after epoch 1 at step 2 of 4" in first.stderr
+    manifest = json.loads((paused / "manifest.json").read_text())
+    assert manifest["status"] == "paused" and set(manifest["exports"]) == {"epoch-1"}
+    assert (paused / "epoch-1" / "merged" / "config.json").is_file()
+    assert not (paused / "epoch-2").exists() and not (paused / "final").exists()
+
+    again = _cqa("train", "cqa_cot", f"output_dir={paused}", *args, "--stop-after-epoch", "1")
+    assert again.returncode == 0 and "already has epoch 1" in again.stderr and "resuming" not in again.stderr
+
+    rest = _cqa("train", "cqa_cot", f"output_dir={paused}", *args)
+    assert rest.returncode == 0, rest.stderr[-3000:]
+    assert "resuming from" in rest.stderr and "checkpoint-2" in rest.stderr
+    manifest = json.loads((paused / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["global_step"] == 4
+    assert [s["step"] for s in manifest["loss_per_step"]] == [1, 2, 3, 4]
+
+    import torch
+    from safetensors.torch import load_file
+
+    for epoch in ("epoch-1", "epoch-2"):
+        a = load_file(str(straight / epoch / "adapter" / "adapter_model.safetensors"))
+        b = load_file(str(paused / epoch / "adapter" / "adapter_model.safetensors"))
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.allclose(a[k], b[k], atol=1e-5), (epoch, k)
+
+
+@pytest.mark.slow
 def test_accelerate_two_cpu_processes(smollm2_dir, tmp_path):
     run = tmp_path / "ddp"
     # --multi_gpu selects accelerate's torch.distributed launcher; on a CPU-only machine the Trainer
