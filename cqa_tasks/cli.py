@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_study_parser(sub)
 
+    from cqa_train.token_view import add_parser as add_tokens_parser
+
+    add_tokens_parser(sub)
+
     tasks = sub.add_parser("tasks-path", help="print the task dir (for lm_eval --include_path)")
     tasks.set_defaults(func=_tasks_path)
     return parser

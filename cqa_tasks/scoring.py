@@ -51,6 +51,10 @@ class Reader:
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
         """Sum of log p(continuation tokens | context), in nats, for each (context, continuation)."""
+        return [sum(logprobs) for _, logprobs in self.token_logprobs(requests)]
+
+    def token_logprobs(self, requests: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[float]]]:
+        """For each (context, continuation): the continuation's token ids and log p of each (nats)."""
         torch = self._torch
         encoded = []
         for context, cont in requests:
@@ -58,7 +62,7 @@ class Reader:
             ids = (ctx_ids + cont_ids)[-(self.max_length + 1) :][:-1]
             encoded.append((ids, cont_ids))
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
-        results = [0.0] * len(encoded)
+        results: list[tuple[list[int], list[float]]] = [([], [])] * len(encoded)
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
@@ -75,7 +79,7 @@ class Reader:
                     ids, cont = encoded[i]
                     n = len(cont)
                     positions = torch.arange(len(ids) - n, len(ids))
-                    results[i] = float(logprobs[row, positions, torch.tensor(cont)].sum())
+                    results[i] = (list(cont), logprobs[row, positions, torch.tensor(cont)].tolist())
         return results
 
 

@@ -655,7 +655,7 @@ def _token_row(tokens: Sequence[tuple[str, float]], scale: float, unit: str) -> 
     return "".join(spans)
 
 
-def render_token_heatmap(
+def token_heatmap_section(
     before: Sequence[tuple[str, float]],
     after: Sequence[tuple[str, float]],
     *,
@@ -663,7 +663,7 @@ def render_token_heatmap(
     labels: tuple[str, str] = ("before training", "after training"),
     unit: str = "nats",
 ) -> str:
-    """Self-contained HTML heat-map of one passage, before and after training (pure: no model, no I/O).
+    """One passage before and after training, as an HTML fragment (pure: no model, no I/O).
 
     Each token is an escaped <span> coloured by the sign of its value (red > 0, blue < 0), opacity by
     |value| on one scale shared by both rows so they can be compared. When both lists tokenize the
@@ -694,19 +694,38 @@ def render_token_heatmap(
             f"full colour = {c_scale:.3f} {html.escape(unit)}</div>"
             f'<div class="text">{_token_row(change, c_scale, unit)}</div></div>'
         )
+    return "<section>\n" + "\n".join(body) + "\n</section>"
+
+
+def render_token_page(sections: Sequence[str], title: str, intro: str = "") -> str:
+    """A self-contained HTML page around fragments from `token_heatmap_section` (`intro` is escaped)."""
     style = (
         "body{font-family:sans-serif;max-width:60em;margin:1em auto}"
         ".row{margin:1em 0}.label{font-size:80%;color:#555}"
         ".text{white-space:pre-wrap;line-height:1.7;font-family:serif}"
-        ".legend{font-size:80%}"
+        ".legend{font-size:80%}section{border-top:1px solid #ccc;margin-top:1.5em}"
     )
+    head = f"<h2>{html.escape(title)}</h2>\n" + (f"<p>{html.escape(intro)}</p>\n" if intro else "")
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
         + html.escape(title)
         + f"</title><style>{style}</style></head><body>\n"
-        + "\n".join(body)
+        + head
+        + "\n".join(sections)
         + "\n</body></html>\n"
     )
+
+
+def render_token_heatmap(
+    before: Sequence[tuple[str, float]],
+    after: Sequence[tuple[str, float]],
+    *,
+    title: str = "Per-token Δ log p: log p(x_t | H, Y, x<t) − log p(x_t | H, x<t)",
+    labels: tuple[str, str] = ("before training", "after training"),
+    unit: str = "nats",
+) -> str:
+    """Self-contained HTML heat-map of one passage, before and after training (see token_heatmap_section)."""
+    return render_token_page([token_heatmap_section(before, after, title=title, labels=labels, unit=unit)], title)
 
 
 # ---------------------------------------------------------------------------------------------- CLI

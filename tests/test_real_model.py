@@ -127,3 +127,29 @@ def test_models_prepare_is_idempotent_and_path_prints(smollm2_dir, monkeypatch):
     assert weights.stat().st_mtime_ns == before
     assert (smollm2_dir / "cqa_model.json").is_file()
     assert main(["models", "path", "smollm2"]) == 0
+
+
+def test_per_token_view_sums_to_the_task_values(lm_eval_run, smollm2_dir, tmp_path):
+    from cqa_tasks import prompts
+    from cqa_tasks.cli import main
+    from tests.conftest import MINI
+
+    docs = [s["doc"] for s in lm_eval_run]
+    assert {d["lang"] for d in docs} == {"en", "zh"}
+    out = tmp_path / "tokens.html"
+    assert main(["tokens", *(d["id"] for d in docs), "--before", str(smollm2_dir), "--after", str(smollm2_dir),
+                 "--data", str(MINI), "--labels", "base,base again", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<section>") == 4 and "Δ(ΔI) = +0.00 bits" in page
+
+    from cqa_tasks.scoring import Reader
+    from cqa_train.token_view import item_views
+
+    views = item_views(Reader(str(smollm2_dir), batch_size=4), docs)
+    for sample in lm_eval_run:
+        doc, rec = sample["doc"], sample["cqa_item"]
+        for version, key in (("original", "i_orig"), ("degraded", "i_degr")):
+            spans = views[doc["id"]][version]
+            assert "".join(t for t, _ in spans) == prompts.continuation(doc[version])  # whole characters, zh too
+            assert sum(d for _, d in spans) == pytest.approx(rec[key], abs=2e-3), (doc["id"], version)
+    assert main(["tokens", "no-such-id", "--before", str(smollm2_dir), "--after", str(smollm2_dir), "--data", str(MINI)]) == 1
