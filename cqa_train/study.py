@@ -3,11 +3,14 @@
     cqa study                              # = make study: 3 recipes x 5 epochs on SmolLM2, eval on `cqa`
     cqa study --epochs 2 --eval-dtype bfloat16 --out $CQA_HOME/study/quick
 
-Steps, each skipped when already done (so an interrupted study resumes where it stopped):
-  1. train every recipe with a checkpoint per epoch           (cqa train; resumes by itself)
-  2. evaluate the base and every epoch's merged model with lm_eval --log_samples   (DONE marker per eval)
-  3. cqa compare every checkpoint against the base            (always recomputed: seconds)
-Everything goes under $CQA_HOME/study/<name>/: runs/, evals/, report/ and study.json (timings).
+Order of work, epoch by epoch so that a partial study already answers the question for the
+epochs it reached (each step skipped when done, so an interrupted study resumes where it stopped):
+  1. evaluate the base with lm_eval --log_samples                         (DONE marker per eval)
+  2. for epoch 1..E, for each recipe: train to the end of that epoch      (cqa train, paused there)
+     and evaluate its merged model; then rewrite the report               (cqa compare vs the base)
+An evaluation killed half-way keeps the requests it scored (lm_eval --use_cache) and continues.
+Everything goes under $CQA_HOME/study/<name>/: runs/, evals/, report/ (compare.md|json|png and
+tokens.html, the per-token view of the latest checkpoint) and study.json (timings).
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def lm_eval_command(cfg: StudyConfig, pretrained: Path, out: Path) -> list[str]:
     cmd = [sys.executable, "-m", "lm_eval", "--model", cfg.eval_backend,
            "--model_args", f"pretrained={pretrained},dtype={cfg.eval_dtype}",
            "--tasks", cfg.tasks, "--device", "cpu" if not _cuda() else "cuda",
-           "--batch_size", str(cfg.batch_size), "--output_path", str(out), "--log_samples"]
+           "--batch_size", str(cfg.batch_size), "--output_path", str(out), "--log_samples",
+           "--use_cache", str(out / "requests")]  # per-request sqlite cache: a killed eval resumes
     if cfg.limit:
         cmd += ["--limit", str(cfg.limit)]
     if cfg.metadata:
@@ -116,9 +120,34 @@ def evaluate(cfg: StudyConfig, label: str, pretrained: Path, log: dict) -> Path:
     return out
 
 
+TOKEN_VIEW_ITEMS = 3  # literary items in report/tokens.html
+
+
+def write_report(cfg: StudyConfig, evals: dict[str, Path], model_dirs: dict[str, Path]) -> Path | None:
+    """compare.md/json/png of every evaluated checkpoint against the base (None before there is one),
+    and tokens.html: the per-token view, base vs the latest checkpoint, of the literary items whose
+    ΔI it changed most."""
+    from cqa_train.compare import compare_runs, load_run, write_outputs
+    from cqa_train.token_view import write_token_view
+
+    if "base" not in evals or len(evals) < 2:
+        return None
+    reference = load_run(str(evals["base"]), "base")
+    runs = [load_run(str(path), label) for label, path in evals.items() if label != "base"]
+    result = compare_runs(runs, reference)
+    report = write_outputs(result, cfg.out_dir() / "report")["markdown"]
+    latest = runs[-1].label
+    literary = [row for row in result["items"].get(latest, []) if row["group"] == "literary"]
+    chosen = sorted(literary, key=lambda row: -abs(row["delta_delta_i"]))[:TOKEN_VIEW_ITEMS]
+    if chosen:
+        data = (cfg.metadata or {}).get("data")
+        write_token_view([row["id"] for row in chosen], str(model_dirs["base"]), str(model_dirs[latest]),
+                         report.parent / "tokens.html", data=data, labels=("base", latest), dtype=cfg.eval_dtype)
+    return report
+
+
 def run_study(cfg: StudyConfig) -> Path:
     from cqa_tasks import models
-    from cqa_train.compare import compare_runs, load_run, write_outputs
     from cqa_train.trainer import load_examples, train
 
     root = cfg.out_dir()
@@ -126,6 +155,9 @@ def run_study(cfg: StudyConfig) -> Path:
     log_file = root / "study.json"
     log = json.loads(log_file.read_text()) if log_file.is_file() else {"config": asdict(cfg), "train": {}, "evals": {}}
     log["config"] = asdict(cfg)
+
+    def save_log() -> None:
+        log_file.write_text(json.dumps(log, indent=2) + "\n")
 
     recipes = {name: _recipe(cfg, name) for name in cfg.recipes}  # bad recipes fail here, before any work
     n_examples = {name: len(load_examples(r)[0]) for name, r in recipes.items()}
@@ -139,35 +171,38 @@ def run_study(cfg: StudyConfig) -> Path:
     started = time.time()
 
     base = models.prepare(cfg.base_model) if cfg.base_model in models.MODELS else Path(cfg.base_model)
-    for name, recipe in recipes.items():
-        t0 = time.time()
-        run = train(recipe)
-        manifest = json.loads((run / "manifest.json").read_text())
-        log["train"][name] = {"run": str(run), "wall_seconds": manifest.get("wall_seconds"), "this_session": round(time.time() - t0, 1)}
-        log_file.write_text(json.dumps(log, indent=2) + "\n")
-
     evals = {"base": evaluate(cfg, "base", base, log)}
-    log_file.write_text(json.dumps(log, indent=2) + "\n")
-    for name in recipes:
-        run = cfg.out_dir() / "runs" / name
-        for epoch in range(1, cfg.epochs + 1):
+    models_of = {"base": base}
+    save_log()
+    report = None
+    for epoch in range(1, cfg.epochs + 1):
+        for name, recipe in recipes.items():
+            run = cfg.out_dir() / "runs" / name
             merged = run / f"epoch-{epoch}" / "merged"
-            if merged.is_dir():
-                label = f"{name}-epoch-{epoch}"
-                evals[label] = evaluate(cfg, label, merged, log)
-                log_file.write_text(json.dumps(log, indent=2) + "\n")
+            if (merged / "config.json").is_file():
+                print(f"cqa study: skip train {name} epoch {epoch} (done)", file=sys.stderr)
+            else:
+                t0 = time.time()
+                train(recipe, stop_after_epoch=epoch)
+                manifest = json.loads((run / "manifest.json").read_text())
+                seconds = log["train"].get(name, {}).get("this_study", 0.0) + time.time() - t0
+                log["train"][name] = {"run": str(run), "wall_seconds": manifest.get("wall_seconds"), "this_study": round(seconds, 1)}
+                save_log()
+            if not (merged / "config.json").is_file():  # e.g. max_steps ended the run before this epoch
+                continue
+            label = f"{name}-epoch-{epoch}"
+            evals[label], models_of[label] = evaluate(cfg, label, merged, log), merged
+            save_log()
+            report = write_report(cfg, evals, models_of) or report
 
-    reference = load_run(str(evals["base"]), "base")
-    runs = [load_run(str(path), label) for label, path in evals.items() if label != "base"]
-    result = compare_runs(runs, reference)
-    written = write_outputs(result, root / "report")
     log["wall_seconds_this_session"] = round(time.time() - started, 1)
     log["estimate_seconds"] = estimate
-    log["report"] = str(written["markdown"])
+    log["report"] = str(report)
     log["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    log_file.write_text(json.dumps(log, indent=2) + "\n")
-    print(written["markdown"].read_text(encoding="utf-8"))
-    print(f"cqa study: report {written['markdown']}", file=sys.stderr)
+    save_log()
+    if report is not None:
+        print(report.read_text(encoding="utf-8"))
+        print(f"cqa study: report {report}", file=sys.stderr)
     return root
 
 

@@ -70,3 +70,24 @@ def test_accelerate_two_cpu_processes_match_one(runs, smollm2_dir):
     for key, value in one.items():
         assert two[key] == pytest.approx(value, abs=2e-3), key  # other batch composition: float reassociation
     assert set(_items(runs / "ddp")) == set(_items(runs / "prefix"))
+
+
+def test_request_cache_resumes_an_interrupted_evaluation(runs, smollm2_dir):
+    # `cqa study` passes --use_cache so that a killed evaluation keeps what it scored. A run over half
+    # the items stands in for the killed one: the full run then scores only the other half, and its
+    # per-item numbers equal the uncached run's.
+    cache = runs / "cache" / "requests"
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf-prefix", "--model_args",
+           f"pretrained={smollm2_dir},dtype=float32", "--tasks", TASKS, "--batch_size", "2", "--device", "cpu",
+           "--use_cache", str(cache), "--log_samples"]
+    half = subprocess.run([*cmd, "--limit", "1", "--output_path", str(runs / "half")], capture_output=True, text=True, timeout=900)
+    assert half.returncode == 0, half.stderr[-3000:]
+    assert "Cached requests: 0, Requests remaining: 8" in half.stdout + half.stderr
+    full = subprocess.run([*cmd, "--limit", "2", "--output_path", str(runs / "resumed")], capture_output=True, text=True, timeout=900)
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert "Cached requests: 8, Requests remaining: 8" in full.stdout + full.stderr
+    reference, resumed = _items(runs / "prefix"), _items(runs / "resumed")
+    assert set(resumed) == set(reference)
+    for item_id, record in reference.items():
+        for key in KEYS:
+            assert resumed[item_id][key] == pytest.approx(record[key], abs=1e-3), (item_id, key)

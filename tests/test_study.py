@@ -23,8 +23,10 @@ def test_tiny_study_runs_and_resumes(smollm2_dir, tmp_path, mini_path):
     assert {r["label"] for r in report["runs"]} == {"cqa_cot-epoch-1", "lima_style-epoch-1"}
     assert all(r["n"] > 0 for r in report["results"])
     assert (out / "report" / "compare.md").is_file()
+    tokens = (out / "report" / "tokens.html").read_text(encoding="utf-8")
+    assert "base vs lima_style-epoch-1" in tokens and "<section>" in tokens
 
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("skip eval") == 3
-    assert second.stderr.count("already finished") == 2
+    assert second.stderr.count("skip train") == 2
