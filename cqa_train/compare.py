@@ -635,6 +635,9 @@ def write_outputs(result: dict, out_dir: Path, plots: bool = True) -> dict[str, 
 # ---------------------------------------------------------------------------------------------- per-token view
 
 
+TOKEN_VIEW_TITLE = "Per-token Δ log p: log p(x_t | H, Y, x<t) − log p(x_t | H, x<t)"
+
+
 def _cell_style(value: float, scale: float) -> str:
     if not math.isfinite(value):
         return "background:#ddd"
@@ -659,7 +662,7 @@ def token_heatmap_section(
     before: Sequence[tuple[str, float]],
     after: Sequence[tuple[str, float]],
     *,
-    title: str = "Per-token Δ log p: log p(x_t | H, Y, x<t) − log p(x_t | H, x<t)",
+    title: str = TOKEN_VIEW_TITLE,
     labels: tuple[str, str] = ("before training", "after training"),
     unit: str = "nats",
 ) -> str:
@@ -716,16 +719,10 @@ def render_token_page(sections: Sequence[str], title: str, intro: str = "") -> s
     )
 
 
-def render_token_heatmap(
-    before: Sequence[tuple[str, float]],
-    after: Sequence[tuple[str, float]],
-    *,
-    title: str = "Per-token Δ log p: log p(x_t | H, Y, x<t) − log p(x_t | H, x<t)",
-    labels: tuple[str, str] = ("before training", "after training"),
-    unit: str = "nats",
-) -> str:
-    """Self-contained HTML heat-map of one passage, before and after training (see token_heatmap_section)."""
-    return render_token_page([token_heatmap_section(before, after, title=title, labels=labels, unit=unit)], title)
+def render_token_heatmap(before: Sequence[tuple[str, float]], after: Sequence[tuple[str, float]], **options: Any) -> str:
+    """Self-contained HTML heat-map of one passage; `options` as for `token_heatmap_section`."""
+    title = options.get("title", TOKEN_VIEW_TITLE)
+    return render_token_page([token_heatmap_section(before, after, **options)], title)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
