@@ -211,6 +211,23 @@ def merge_adapter(base_path: Path, adapter: Path, target: Path, dtype: str) -> N
 
 
 # ------------------------------------------------------------------------------------------ main
+RUN_LOGGERS = ("cqa_train", "transformers", "peft")
+
+
+def _log_to(path: Path) -> None:
+    """Send the run's log records to `path`, and no longer to an earlier run's file: one process may
+    train several runs (cqa study), and each train.log must hold its own run only."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("cqa-run-log")
+    for name in RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == "cqa-run-log"]:
+            logger.removeHandler(old)
+            old.close()
+        logger.addHandler(handler)
+
+
 def _callbacks(run: Path, tokenizer, manifest: dict, started: float, stop_after_epoch: int | None = None):
     from tqdm.auto import tqdm
     from transformers import TrainerCallback
@@ -316,10 +333,7 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
 
     if main_process:  # other ranks only read; the main process owns the run directory
         run.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(run / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        for name in ("cqa_train", "transformers", "peft"):
-            logging.getLogger(name).addHandler(handler)
+        _log_to(run / "train.log")
         log.setLevel(logging.INFO)
 
     torch.manual_seed(recipe.seed)

@@ -79,6 +79,26 @@ def test_masked_prompt_labels_by_hand():
     assert tokenize_example(CharTokenizer(), ex, chat=False, max_length=len(prompt)) is None
 
 
+def test_each_run_log_holds_its_own_run_only(tmp_path):
+    import logging
+
+    from cqa_train.trainer import RUN_LOGGERS, _log_to
+
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    try:
+        _log_to(first)
+        logging.getLogger("cqa_train").warning("run a")
+        _log_to(second)  # a second run in the same process (cqa study trains several)
+        logging.getLogger("transformers").warning("run b")
+    finally:
+        for name in RUN_LOGGERS:
+            for h in [h for h in logging.getLogger(name).handlers if h.get_name() == "cqa-run-log"]:
+                logging.getLogger(name).removeHandler(h)
+                h.close()
+    assert "run a" in first.read_text() and "run b" not in first.read_text()
+    assert "run b" in second.read_text() and second.read_text().count("run b") == 1
+
+
 # -------------------------------------------------------------------------- real model (slow)
 def _cqa(*args, env=None, **kw):
     return subprocess.run([sys.executable, "-m", "cqa_tasks.cli", *args], capture_output=True, text=True,
