@@ -173,7 +173,7 @@ def run_study(cfg: StudyConfig) -> Path:
 
     base = models.prepare(cfg.base_model) if cfg.base_model in models.MODELS else Path(cfg.base_model)
     evals = {"base": evaluate(cfg, "base", base, log)}
-    models_of = {"base": base}
+    model_dirs = {"base": base}
     save_log()
     report = None
     for epoch in range(1, cfg.epochs + 1):
@@ -192,9 +192,9 @@ def run_study(cfg: StudyConfig) -> Path:
             if not (merged / "config.json").is_file():  # e.g. max_steps ended the run before this epoch
                 continue
             label = f"{name}-epoch-{epoch}"
-            evals[label], models_of[label] = evaluate(cfg, label, merged, log), merged
+            evals[label], model_dirs[label] = evaluate(cfg, label, merged, log), merged
             save_log()
-            report = write_report(cfg, evals, models_of) or report
+            report = write_report(cfg, evals, model_dirs) or report
 
     log["wall_seconds_this_session"] = round(time.time() - started, 1)
     log["estimate_seconds"] = estimate
