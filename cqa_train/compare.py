@@ -474,6 +474,19 @@ def _p(x: float) -> str:
     return f"{x:.2e}" if x < 1e-3 else f"{x:.3f}"
 
 
+STAT_HEADER = "n | zero diffs | mean Δ(ΔI) bits | 95% CI | Wilcoxon p (>0) | d | pair acc ref → model | Δ pair acc |"
+STAT_RULE = "---|---|---|---|---|---|---|---|"
+
+
+def _stat_cells(r: Mapping[str, Any]) -> str:
+    return (
+        f"{r['n']} | {r['n_zero']} | {_f(r['mean_delta_delta_i'], '+.3f')} "
+        f"| [{_f(r['ci_low'], '+.3f')}, {_f(r['ci_high'], '+.3f')}] | {_p(r['wilcoxon_p'])} "
+        f"| {_f(r['cohens_d'], '+.2f')} | {_f(r['pair_acc_reference'])} → {_f(r['pair_acc_model'])} "
+        f"| {_f(r['pair_acc_change'], '+.3f')} |"
+    )
+
+
 def render_markdown(result: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
     ref = result["reference"]
     s = result["settings"]
@@ -506,24 +519,16 @@ def render_markdown(result: Mapping[str, Any], plots: Sequence[str] = ()) -> str
     lines += ["", "Zero diffs: items with Δ(ΔI) = 0, counted in n but dropped by the Wilcoxon test."]
     if result["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in result["warnings"]]
+    # every run on one screen: the whole literary and the whole factual group (details per run below)
+    lines += ["", "## Summary", "", f"| run | group | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
+    lines += [f"| {r['model']} | {r['group']} | {_stat_cells(r)}" for r in result["results"] if r["split"] == "all"]
     for run in result["runs"]:
-        lines += [
-            "",
-            f"## {run['label']} vs {ref['label']}",
-            "",
-            "| group | split | n | zero diffs | mean Δ(ΔI) bits | 95% CI | Wilcoxon p (>0) | d | pair acc ref → model | Δ pair acc |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
+        lines += ["", f"## {run['label']} vs {ref['label']}", "", f"| group | split | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
         for r in result["results"]:
             if r["model"] != run["label"]:
                 continue
             split = "all" if r["split"] == "all" else f"{r['split']} {r['value']}"
-            lines.append(
-                f"| {r['group']} | {split} | {r['n']} | {r['n_zero']} | {_f(r['mean_delta_delta_i'], '+.3f')} "
-                f"| [{_f(r['ci_low'], '+.3f')}, {_f(r['ci_high'], '+.3f')}] | {_p(r['wilcoxon_p'])} "
-                f"| {_f(r['cohens_d'], '+.2f')} | {_f(r['pair_acc_reference'])} → {_f(r['pair_acc_model'])} "
-                f"| {_f(r['pair_acc_change'], '+.3f')} |"
-            )
+            lines.append(f"| {r['group']} | {split} | {_stat_cells(r)}")
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"

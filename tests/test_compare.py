@@ -292,6 +292,10 @@ def test_cli_writes_markdown_json_and_plots(runs: tuple[Path, Path], tmp_path: P
     assert "| literary | lang en | 4 | 0 | +2.500 |" in md
     assert f"{en['ci_low']:+.3f}, {en['ci_high']:+.3f}" in md and "+1.94" in md
     assert "| factual | all | 4 | 2 | +0.000 |" in md and "lora vs base" in md
+    # the summary puts each run's two whole groups first
+    summary = md[md.index("## Summary") : md.index("## lora vs base")]
+    assert "| lora | literary | 8 |" in summary and "| lora | factual | 4 | 2 | +0.000 |" in summary
+    assert "lang en" not in summary
     assert (out / "delta_delta_i.png").stat().st_size > 1000
     assert (out / "pair_acc_by_epoch.png").stat().st_size > 1000  # the model run carries epoch-3
     assert [p["epoch"] for p in data["epochs"] if p["label"] == "lora"] == [3, 3]
