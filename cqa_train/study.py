@@ -26,10 +26,11 @@ from pathlib import Path
 
 # Measured by the study itself on the 2-core development CPU (2026-11-30, docs/performance.md),
 # SmolLM2-135M: used only for the up-front wall-time estimate printed before the study starts.
-# Training: cqa_cot, fp32, 408 s per epoch of 100 examples. Evaluation: --model hf-prefix, batch 2,
-# end to end per request (bfloat16: the 3.2x slowdown measured by benchmarks/eval_speed.py).
-SECONDS_PER_TRAIN_EXAMPLE = 4.1
-SECONDS_PER_EVAL_REQUEST = {"float32": 1.15, "bfloat16": 3.7}
+# Training: cqa_cot, fp32, 348 s per epoch of 100 examples. Evaluation: --model hf-prefix, batch 2,
+# end to end per request, median of 12 full evaluations of 912 requests (280 s); bfloat16: the 3.2x
+# slowdown measured by benchmarks/eval_speed.py.
+SECONDS_PER_TRAIN_EXAMPLE = 3.5
+SECONDS_PER_EVAL_REQUEST = {"float32": 0.31, "bfloat16": 1.0}
 EVAL_REQUESTS_PER_ITEM = 4
 
 

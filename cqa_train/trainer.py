@@ -363,6 +363,7 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
         "status": "running",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    manifest["status"] = "running"  # also when resuming a paused or killed run
     manifest["wall_seconds_before"] = manifest.get("wall_seconds", 0.0)
     manifest["resumes"] = manifest.get("resumes", -1) + 1
     if main_process:
