@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import html
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from cqa_tasks.metric import LN2  # nats -> bits, as for I itself
 
 VERSIONS = ("original", "degraded")
 
@@ -49,7 +50,7 @@ def per_token_bits(
     (ids_c, lp_c), (ids_u, lp_u) = cond, uncond
     if list(ids_c) != list(ids_u):
         raise ValueError("the continuation tokenizes differently with and without Y; per-token values would not align")
-    return [(text, sum(lp_c[k] - lp_u[k] for k in idx) / math.log(2)) for text, idx in token_spans(decode, ids_c)]
+    return [(text, sum(lp_c[k] - lp_u[k] for k in idx) / LN2) for text, idx in token_spans(decode, ids_c)]
 
 
 def item_views(reader, items: Sequence[Mapping]) -> dict[str, dict[str, list[tuple[str, float]]]]:
