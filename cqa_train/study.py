@@ -148,6 +148,18 @@ def write_report(cfg: StudyConfig, evals: dict[str, Path], model_dirs: dict[str,
     return report
 
 
+def report_covers(cfg: StudyConfig, evals: dict[str, Path]) -> bool:
+    """True when report/compare.json already compares exactly these evaluations with the base."""
+    path = cfg.out_dir() / "report" / "compare.json"
+    if not path.is_file():
+        return False
+    try:
+        labels = {run["label"] for run in json.loads(path.read_text(encoding="utf-8"))["runs"]}
+    except (ValueError, KeyError, TypeError):
+        return False
+    return labels == set(evals) - {"base"}
+
+
 def run_study(cfg: StudyConfig) -> Path:
     from cqa_tasks import models
     from cqa_train.trainer import load_examples, train
@@ -193,9 +205,16 @@ def run_study(cfg: StudyConfig) -> Path:
             if not (merged / "config.json").is_file():  # e.g. max_steps ended the run before this epoch
                 continue
             label = f"{name}-epoch-{epoch}"
+            fresh = not (cfg.out_dir() / "evals" / label / "DONE").is_file()
             evals[label], model_dirs[label] = evaluate(cfg, label, merged, log), merged
             save_log()
-            report = write_report(cfg, evals, model_dirs) or report
+            if fresh:  # a resumed study re-reports once at the end, not after every skipped step
+                report = write_report(cfg, evals, model_dirs) or report
+    if not report_covers(cfg, evals):
+        report = write_report(cfg, evals, model_dirs) or report
+    elif report is None:
+        report = cfg.out_dir() / "report" / "compare.md"
+        print("cqa study: report up to date", file=sys.stderr)
 
     log["wall_seconds_this_session"] = round(time.time() - started, 1)
     log["estimate_seconds"] = estimate

@@ -26,7 +26,19 @@ def test_tiny_study_runs_and_resumes(smollm2_dir, tmp_path, mini_path):
     tokens = (out / "report" / "tokens.html").read_text(encoding="utf-8")
     assert "base vs lima_style-epoch-1" in tokens and "<section>" in tokens
 
+    written = (out / "report" / "compare.json").stat().st_mtime_ns
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("skip eval") == 3
     assert second.stderr.count("skip train") == 2
+    # nothing new was evaluated: the report is neither recomputed nor lost
+    assert "report up to date" in second.stderr
+    assert (out / "report" / "compare.json").stat().st_mtime_ns == written
+    assert "cqa compare" in second.stdout
+
+    (out / "report" / "compare.json").unlink()  # a report that lags its evaluations is rewritten once
+    third = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert third.stderr.count("skip eval") == 3 and "report up to date" not in third.stderr
+    rewritten = json.loads((out / "report" / "compare.json").read_text())
+    assert {r["label"] for r in rewritten["runs"]} == {"cqa_cot-epoch-1", "lima_style-epoch-1"}
