@@ -101,12 +101,13 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def evaluate(cfg: StudyConfig, label: str, pretrained: Path, log: dict) -> Path:
+def evaluate(cfg: StudyConfig, label: str, pretrained: Path, log: dict) -> tuple[Path, bool]:
+    """The evaluation's output dir, and whether it ran now (False: already done, skipped)."""
     out = cfg.out_dir() / "evals" / label
     done = out / "DONE"
     if done.is_file():
         print(f"cqa study: skip eval {label} (done)", file=sys.stderr)
-        return out
+        return out, False
     out.mkdir(parents=True, exist_ok=True)
     cmd = lm_eval_command(cfg, pretrained, out)
     print(f"cqa study: eval {label}: {' '.join(cmd[2:])}", file=sys.stderr)
@@ -119,7 +120,7 @@ def evaluate(cfg: StudyConfig, label: str, pretrained: Path, log: dict) -> Path:
     seconds = time.time() - started
     log["evals"][label] = {"seconds": round(seconds, 1), "pretrained": str(pretrained)}
     done.write_text(json.dumps(log["evals"][label]) + "\n")
-    return out
+    return out, True
 
 
 TOKEN_VIEW_ITEMS = 3  # literary items in report/tokens.html
@@ -185,7 +186,7 @@ def run_study(cfg: StudyConfig) -> Path:
     started = time.time()
 
     base = models.prepare(cfg.base_model) if cfg.base_model in models.MODELS else Path(cfg.base_model)
-    evals = {"base": evaluate(cfg, "base", base, log)}
+    evals = {"base": evaluate(cfg, "base", base, log)[0]}
     model_dirs = {"base": base}
     save_log()
     report = None
@@ -205,8 +206,8 @@ def run_study(cfg: StudyConfig) -> Path:
             if not (merged / "config.json").is_file():  # e.g. max_steps ended the run before this epoch
                 continue
             label = f"{name}-epoch-{epoch}"
-            fresh = not (cfg.out_dir() / "evals" / label / "DONE").is_file()
-            evals[label], model_dirs[label] = evaluate(cfg, label, merged, log), merged
+            evals[label], fresh = evaluate(cfg, label, merged, log)
+            model_dirs[label] = merged
             save_log()
             if fresh:  # a resumed study re-reports once at the end, not after every skipped step
                 report = write_report(cfg, evals, model_dirs) or report

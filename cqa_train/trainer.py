@@ -360,7 +360,6 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
         "versions": library_versions(),
         "exports": {},
         "wall_seconds": 0.0,
-        "status": "running",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     manifest["status"] = "running"  # also when resuming a paused or killed run
