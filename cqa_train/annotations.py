@@ -7,6 +7,8 @@ from the BC records (same tasks and responses, reasoning removed), so it is neve
 from __future__ import annotations
 
 import json
+import random
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,3 +176,31 @@ def to_sft(record: dict, variant: str) -> SFTExample:
         body = render_reasoning(record) + "\n\n" + ANSWER_HEADER[lang] + "\n" + record["response"].strip()
         return SFTExample(record["id"], lang, record["task"], body)
     raise ValueError(f"unknown SFT variant {variant!r} (cot, response_only, plain)")
+
+
+def stratum(record: dict) -> tuple[str, str]:
+    """The stratum a record is sampled in: (lang, kind) for BC records, (lang, category) for SFT pairs."""
+    return str(record.get("lang", "")), str(record.get("kind", record.get("category", "")))
+
+
+def stratified_indices(records: list[dict], n: int, seed: int = 0) -> list[int]:
+    """Indices (in file order) of n records that keep each stratum's share of the whole to within one.
+
+    For a data-size ablation the first n records will not do: the shipped files are grouped by
+    language and kind. Each stratum is shuffled once (by `seed`) and its j-th record gets the
+    position (j + 0.5) / stratum size; the n lowest positions are taken. So for one seed the
+    subsets are nested (the 25 are among the 50), and the larger set only adds records."""
+    if n < 1:
+        raise ValueError(f"subset size must be a positive integer, got {n}")
+    if n >= len(records):
+        return list(range(len(records)))
+    strata: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        strata[stratum(record)].append(i)
+    rng = random.Random(seed)
+    ranked = []
+    for key in sorted(strata):
+        members = strata[key][:]
+        rng.shuffle(members)
+        ranked += [((j + 0.5) / len(members), key, i) for j, i in enumerate(members)]
+    return sorted(i for _, _, i in sorted(ranked)[:n])

@@ -52,6 +52,7 @@ class Recipe:
     checkpoint_every_steps: int = 5  # resumable Trainer checkpoints between epoch exports
     max_steps: int = -1  # > 0 stops early (tests, smoke runs)
     limit: int | None = None  # first N records only (tests, smoke runs)
+    subset: int | None = None  # N records sampled by language and kind (data-size ablations; nested per seed)
     warmup_ratio: float = 0.03
     logging_steps: int = 1
     device: str = "auto"  # auto | cpu | cuda
@@ -135,6 +136,10 @@ def build(raw: dict, source: str = "<recipe>") -> Recipe:
     for name in ("epochs", "batch_size", "grad_accum", "max_length"):
         if not isinstance(getattr(recipe, name), int) or getattr(recipe, name) < 1:
             raise RecipeError(f"{source}: {name} must be a positive integer")
+    for name in ("limit", "subset"):
+        value = getattr(recipe, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise RecipeError(f"{source}: {name} must be a positive integer or null, got {value!r}")
     return recipe
 
 

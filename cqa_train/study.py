@@ -2,6 +2,7 @@
 
     cqa study                              # = make study: 3 recipes x 5 epochs on SmolLM2, eval on `cqa`
     cqa study --epochs 2 --eval-dtype bfloat16 --out $CQA_HOME/study/quick
+    cqa study --name bc25 --recipes cqa_cot --eval-epochs 5 --set subset=25   # data-size ablation
 
 Order of work, epoch by epoch so that a partial study already answers the question for the
 epochs it reached (each step skipped when done, so an interrupted study resumes where it stopped):
@@ -40,6 +41,7 @@ class StudyConfig:
     base_model: str = "smollm2"
     recipes: list[str] = field(default_factory=lambda: ["cqa_cot", "lima_style", "response_only"])
     epochs: int = 5
+    eval_epochs: list[int] | None = None  # epochs whose checkpoints are evaluated (None: every epoch)
     tasks: str = "cqa"
     eval_dtype: str = "float32"
     eval_backend: str = "hf-prefix"  # lm-eval model type; hf-prefix = hf with shared prefixes (docs/performance.md)
@@ -48,6 +50,14 @@ class StudyConfig:
     metadata: dict | None = None  # lm_eval --metadata (e.g. {"data": ...} for cqa_custom)
     overrides: list[str] = field(default_factory=list)  # key=value applied to every recipe
     out: str | None = None
+
+    def evaluated_epochs(self) -> list[int]:
+        if self.eval_epochs is None:
+            return list(range(1, self.epochs + 1))
+        bad = [e for e in self.eval_epochs if not 1 <= e <= self.epochs]
+        if bad:
+            raise ValueError(f"eval epochs {bad} are outside 1..{self.epochs}")
+        return sorted(set(self.eval_epochs))
 
     def out_dir(self) -> Path:
         from cqa_tasks.models import cqa_home
@@ -69,7 +79,7 @@ def _n_eval_items(cfg: StudyConfig) -> int:
 
 def estimate_seconds(cfg: StudyConfig, n_examples: dict[str, int]) -> dict[str, float]:
     train = sum(SECONDS_PER_TRAIN_EXAMPLE * n * cfg.epochs for n in n_examples.values())
-    n_evals = 1 + len(cfg.recipes) * cfg.epochs
+    n_evals = 1 + len(cfg.recipes) * len(cfg.evaluated_epochs())
     per_request = SECONDS_PER_EVAL_REQUEST.get(cfg.eval_dtype, 1.0)
     evaluate = n_evals * _n_eval_items(cfg) * EVAL_REQUESTS_PER_ITEM * per_request
     return {"train": train, "evaluate": evaluate, "total": train + evaluate, "n_evals": n_evals}
@@ -175,6 +185,7 @@ def run_study(cfg: StudyConfig) -> Path:
         log_file.write_text(json.dumps(log, indent=2) + "\n")
 
     recipes = {name: _recipe(cfg, name) for name in cfg.recipes}  # bad recipes fail here, before any work
+    eval_epochs = cfg.evaluated_epochs()
     n_examples = {name: len(load_examples(r)[0]) for name, r in recipes.items()}
     estimate = estimate_seconds(cfg, n_examples)
     print(
@@ -203,7 +214,7 @@ def run_study(cfg: StudyConfig) -> Path:
                 seconds = log["train"].get(name, {}).get("this_study", 0.0) + time.time() - t0
                 log["train"][name] = {"run": str(run), "wall_seconds": manifest.get("wall_seconds"), "this_study": round(seconds, 1)}
                 save_log()
-            if not (merged / "config.json").is_file():  # e.g. max_steps ended the run before this epoch
+            if not (merged / "config.json").is_file() or epoch not in eval_epochs:  # e.g. max_steps ended the run
                 continue
             label = f"{name}-epoch-{epoch}"
             evals[label], fresh = evaluate(cfg, label, merged, log)
@@ -234,6 +245,7 @@ def _study(args: argparse.Namespace) -> int:
         base_model=args.base_model,
         recipes=args.recipes.split(","),
         epochs=args.epochs,
+        eval_epochs=[int(e) for e in args.eval_epochs.split(",")] if args.eval_epochs else None,
         tasks=args.tasks,
         eval_dtype=args.eval_dtype,
         eval_backend=args.eval_backend,
@@ -255,6 +267,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-model", default=d.base_model)
     p.add_argument("--recipes", default=",".join(d.recipes))
     p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--eval-epochs", help="comma-separated epochs to evaluate (default: every epoch), e.g. 5")
     p.add_argument("--tasks", default=d.tasks)
     p.add_argument("--eval-dtype", default=d.eval_dtype, choices=["float32", "bfloat16"])
     p.add_argument("--eval-backend", default=d.eval_backend, help="lm_eval --model for the evaluations (hf-prefix or hf)")

@@ -17,6 +17,7 @@ process writes the manifest and exports.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -73,13 +74,18 @@ def sha256_file(path: Path) -> str:
 
 def load_examples(recipe: Recipe) -> tuple[list[annotations.SFTExample], dict[str, str]]:
     """All examples of the recipe's data files (validated), and each file's sha256."""
-    examples, hashes = [], {}
+    records, variants, hashes = [], [], {}
     for name in recipe.data:
         path = annotations.resolve(name)
-        records = annotations.load(path)
+        file_records = annotations.load(path)
         hashes[str(path)] = sha256_file(path)
-        variant = recipe.variant if all("reasoning" in r for r in records) else "plain"
-        examples += [annotations.to_sft(r, variant) for r in records]
+        variant = recipe.variant if all("reasoning" in r for r in file_records) else "plain"
+        records += file_records
+        variants += [variant] * len(file_records)
+    chosen = range(len(records))
+    if recipe.subset:
+        chosen = annotations.stratified_indices(records, recipe.subset, recipe.seed)
+    examples = [annotations.to_sft(records[i], variants[i]) for i in chosen]
     if recipe.limit:
         examples = examples[: recipe.limit]
     if not examples:
@@ -180,8 +186,10 @@ def write_manifest(run: Path, manifest: dict) -> None:
 
 
 def _comparable(recipe: dict) -> dict:
-    # output_dir may be spelled differently (relative vs absolute) for the same run
-    return {k: v for k, v in recipe.items() if k not in ("output_dir", "notes")}
+    # output_dir may be spelled differently (relative vs absolute) for the same run; a key added to
+    # Recipe after a run was started is read at its default, so the run still resumes
+    defaults = {f.name: f.default for f in dataclasses.fields(Recipe) if f.default is not dataclasses.MISSING}
+    return {k: v for k, v in (defaults | recipe).items() if k not in ("output_dir", "notes")}
 
 
 # --------------------------------------------------------------------------------------- exports
@@ -315,8 +323,9 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
         shutil.rmtree(run)
         previous = None
     if previous:
-        if _comparable(previous["recipe"]) != _comparable(recipe.to_dict()):
-            changed = sorted(k for k in _comparable(recipe.to_dict()) if previous["recipe"].get(k) != recipe.to_dict()[k])
+        was, now = _comparable(previous["recipe"]), _comparable(recipe.to_dict())
+        if was != now:
+            changed = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
             raise RecipeError(f"{run} holds a different run (changed: {', '.join(changed)}); choose another output_dir or pass --overwrite")
         if previous.get("data_sha256") != data_hashes:
             raise RecipeError(f"{run} was trained on different data files (sha256 differs); use --overwrite or a new output_dir")

@@ -6,9 +6,42 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from cqa_train import study
 
 
+def test_eval_epochs_choose_the_checkpoints_evaluated(tmp_path, monkeypatch):
+    """Every epoch is trained; only the chosen ones are evaluated (e.g. a data-size ablation at epoch 5)."""
+    from cqa_tasks import models
+    from cqa_train import trainer
+
+    trained, evaluated = [], []
+
+    def fake_train(recipe, stop_after_epoch=None):
+        trained.append((recipe.name, stop_after_epoch, recipe.subset))
+        merged = tmp_path / "study" / "runs" / recipe.name / f"epoch-{stop_after_epoch}" / "merged"
+        merged.mkdir(parents=True)
+        (merged / "config.json").write_text("{}")
+        (merged.parent.parent / "manifest.json").write_text("{}")
+
+    def fake_evaluate(cfg, label, pretrained, log):
+        evaluated.append(label)
+        return tmp_path / label, True
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    monkeypatch.setattr(models, "prepare", lambda name: tmp_path / "base")
+    monkeypatch.setattr(study, "evaluate", fake_evaluate)
+    monkeypatch.setattr(study, "write_report", lambda cfg, evals, dirs: None)
+    cfg = study.StudyConfig(recipes=["cqa_cot"], epochs=3, eval_epochs=[3], overrides=["subset=25"], out=str(tmp_path / "study"))
+    study.run_study(cfg)
+    assert trained == [("cqa_cot", 1, 25), ("cqa_cot", 2, 25), ("cqa_cot", 3, 25)]
+    assert evaluated == ["base", "cqa_cot-epoch-3"]
+    assert study.estimate_seconds(cfg, {"cqa_cot": 25})["n_evals"] == 2
+    assert study.estimate_seconds(study.StudyConfig(), {"cqa_cot": 100})["n_evals"] == 16
+    with pytest.raises(ValueError, match=r"eval epochs \[6\] are outside 1..5"):
+        study.StudyConfig(eval_epochs=[6]).evaluated_epochs()
+
+
+@pytest.mark.slow
 def test_tiny_study_runs_and_resumes(smollm2_dir, tmp_path, mini_path):
     out = tmp_path / "study"
     cmd = [sys.executable, "-m", "cqa_tasks.cli", "study", "--out", str(out), "--recipes", "cqa_cot,lima_style",

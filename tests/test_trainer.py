@@ -44,11 +44,35 @@ def test_overrides_dotted_and_typed():
         (["epochs=0"], "epochs must be a positive integer"),
         (["epochs"], "not key=value"),
         (["lr=fast"], "lr must be float"),
+        (["subset=0"], "subset must be a positive integer"),
+        (["subset=half"], "subset must be a positive integer"),
     ],
 )
 def test_bad_recipe_keys_are_one_clear_error(overrides, words):
     with pytest.raises(recipes.RecipeError, match=words.replace("(", r"\(")):
         recipes.load("cqa_cot", overrides)
+
+
+def test_subset_samples_both_languages_and_is_recorded():
+    from cqa_train.trainer import load_examples
+
+    first = load_examples(recipes.load("cqa_cot", ["limit=25"]))[0]
+    assert {e.lang for e in first} == {"en"}  # the shipped file is grouped: why `limit` is no ablation
+    sample = load_examples(recipes.load("cqa_cot", ["subset=25"]))[0]
+    assert len(sample) == 25 and {e.lang for e in sample} == {"en", "zh"}
+    assert 9 <= sum(e.lang == "zh" for e in sample) <= 12  # 44 % of 25, to within one per stratum
+    same = load_examples(recipes.load("response_only", ["subset=25"]))[0]
+    assert [e.id for e in same] == [e.id for e in sample]  # both BC recipes train on the same records
+    assert recipes.load("cqa_cot", ["subset=25"]).to_dict()["subset"] == 25  # in the run manifest
+
+
+def test_run_from_before_a_new_recipe_key_still_resumes():
+    from cqa_train.trainer import _comparable
+
+    now = recipes.load("cqa_cot").to_dict()
+    older = {k: v for k, v in now.items() if k != "subset"}  # a manifest written before `subset` existed
+    assert _comparable(older) == _comparable(now)
+    assert _comparable(older) != _comparable(recipes.load("cqa_cot", ["subset=25"]).to_dict())
 
 
 def test_unknown_key_in_yaml_file_names_the_file(tmp_path):

@@ -1,6 +1,7 @@
 """Issue 4: the BC-Protocol and LIMA-style sets, their validators, coverage, and disjointness from CQA-Bench."""
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -29,6 +30,30 @@ def test_lima_set_same_size_no_reasoning():
     assert all("reasoning" not in r for r in LIMA)
     assert {r["category"] for r in LIMA} == set(annotations.LIMA_CATEGORIES)
     assert sum(r["lang"] == "zh" for r in LIMA) / len(LIMA) >= 0.40
+
+
+def test_stratified_subset_keeps_shares_and_nests():
+    counts = Counter(annotations.stratum(r) for r in BC)
+    previous: set[int] = set()
+    for n in (25, 50, 75):
+        chosen = annotations.stratified_indices(BC, n, seed=0)
+        assert len(chosen) == len(set(chosen)) == n and chosen == sorted(chosen)
+        got = Counter(annotations.stratum(BC[i]) for i in chosen)
+        for key, size in counts.items():  # each (lang, kind) keeps its share to within one record
+            assert abs(got[key] - n * size / len(BC)) <= 1, (n, key, got[key])
+        assert previous <= set(chosen)  # nested: a larger subset only adds records
+        previous = set(chosen)
+    assert annotations.stratified_indices(BC, 25, seed=0) == annotations.stratified_indices(BC, 25, seed=0)
+    assert annotations.stratified_indices(BC, 25, seed=1) != annotations.stratified_indices(BC, 25, seed=0)
+    assert annotations.stratified_indices(BC, 500) == list(range(len(BC)))
+    with pytest.raises(ValueError, match="positive"):
+        annotations.stratified_indices(BC, 0)
+
+
+def test_stratified_subset_by_hand():
+    records = [{"lang": "en", "kind": "a"}] * 6 + [{"lang": "zh", "kind": "a"}] * 2
+    chosen = annotations.stratified_indices(records, 4, seed=3)
+    assert sum(i < 6 for i in chosen) == 3 and sum(i >= 6 for i in chosen) == 1  # 4 x 6/8, 4 x 2/8
 
 
 def test_response_only_is_derived_not_stored():
