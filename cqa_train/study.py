@@ -175,6 +175,7 @@ def run_study(cfg: StudyConfig) -> Path:
     from cqa_tasks import models
     from cqa_train.trainer import load_examples, train
 
+    eval_epochs = cfg.evaluated_epochs()  # a bad choice fails before anything is written
     root = cfg.out_dir()
     root.mkdir(parents=True, exist_ok=True)
     log_file = root / "study.json"
@@ -185,7 +186,6 @@ def run_study(cfg: StudyConfig) -> Path:
         log_file.write_text(json.dumps(log, indent=2) + "\n")
 
     recipes = {name: _recipe(cfg, name) for name in cfg.recipes}  # bad recipes fail here, before any work
-    eval_epochs = cfg.evaluated_epochs()
     n_examples = {name: len(load_examples(r)[0]) for name, r in recipes.items()}
     estimate = estimate_seconds(cfg, n_examples)
     print(
@@ -214,7 +214,7 @@ def run_study(cfg: StudyConfig) -> Path:
                 seconds = log["train"].get(name, {}).get("this_study", 0.0) + time.time() - t0
                 log["train"][name] = {"run": str(run), "wall_seconds": manifest.get("wall_seconds"), "this_study": round(seconds, 1)}
                 save_log()
-            if not (merged / "config.json").is_file() or epoch not in eval_epochs:  # e.g. max_steps ended the run
+            if not (merged / "config.json").is_file() or epoch not in eval_epochs:  # not exported (max_steps), or not chosen
                 continue
             label = f"{name}-epoch-{epoch}"
             evals[label], fresh = evaluate(cfg, label, merged, log)
@@ -239,13 +239,20 @@ def run_study(cfg: StudyConfig) -> Path:
     return root
 
 
+def _epoch_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--eval-epochs {text!r}: expected comma-separated epoch numbers, e.g. 1,3,5") from None
+
+
 def _study(args: argparse.Namespace) -> int:
     cfg = StudyConfig(
         name=args.name,
         base_model=args.base_model,
         recipes=args.recipes.split(","),
         epochs=args.epochs,
-        eval_epochs=[int(e) for e in args.eval_epochs.split(",")] if args.eval_epochs else None,
+        eval_epochs=_epoch_list(args.eval_epochs) if args.eval_epochs else None,
         tasks=args.tasks,
         eval_dtype=args.eval_dtype,
         eval_backend=args.eval_backend,

@@ -39,6 +39,9 @@ def test_eval_epochs_choose_the_checkpoints_evaluated(tmp_path, monkeypatch):
     assert study.estimate_seconds(study.StudyConfig(), {"cqa_cot": 100})["n_evals"] == 16
     with pytest.raises(ValueError, match=r"eval epochs \[6\] are outside 1..5"):
         study.StudyConfig(eval_epochs=[6]).evaluated_epochs()
+    assert study._epoch_list("1,3,5") == [1, 3, 5]
+    with pytest.raises(ValueError, match="comma-separated epoch numbers"):
+        study._epoch_list("last")
 
 
 @pytest.mark.slow
