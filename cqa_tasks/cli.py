@@ -115,15 +115,20 @@ def _score(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
-    records = [r for f in args.items for r in load_records(f)][: args.limit]
+    from cqa_tasks.metric import PRIMARY_METRIC, aggregate
+    from cqa_tasks.prompts import with_foreign_constraints
+
+    # Y' is paired within each file (as the lm-eval tasks do), before --limit picks the items
+    records = [r for f in args.items for r in with_foreign_constraints(load_records(f))][: args.limit]
     rows = []
     for start in tqdm(range(0, len(records), args.batch_size), desc="scoring", unit="batch"):
         rows += score_items(reader, records[start : start + args.batch_size])
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
     if rows:
-        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("pair_acc", "delta_i", "acc_uncond_only")}
-        print(f"{len(rows)} pairs: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()), file=sys.stderr)
+        shown = (PRIMARY_METRIC, "pair_acc", "pair_acc_balanced", "share_s_up", "contrast_pair_acc", "delta_i")
+        summary = ", ".join(f"{k} {aggregate(k, [r[k] for r in rows]):.3f}" for k in shown)
+        print(f"{len(rows)} pairs: {summary}", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ newline's log-prob is therefore part of both ll_c and ll_u.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 HEADER = {"en": "Passage:", "zh": "正文："}
 PREAMBLE = {"en": "Constraints on the passage below.", "zh": "下文须满足的约束。"}
@@ -40,10 +40,37 @@ def continuation(passage: str) -> str:
     return CONTINUATION_PREFIX + passage.strip()
 
 
+def with_foreign_constraints(records: Sequence[Mapping]) -> list[dict]:
+    """Each record with `foreign_id` and `foreign_constraints`: the constraints Y' of another item.
+
+    Fixed and deterministic: within each (group, lang) block, sorted by id, item k borrows the
+    constraints of item k + n//2 (mod n), a far-away item rather than a neighbour. An item alone in
+    its block gets None for both. The pairing depends on the whole file, never on a task's slice.
+    """
+    blocks: dict[tuple[str, str], list[Mapping]] = {}
+    for r in sorted(records, key=lambda r: r["id"]):
+        blocks.setdefault((r["group"], r["lang"]), []).append(r)
+    foreign: dict[str, Mapping | None] = {}
+    for block in blocks.values():
+        n = len(block)
+        for k, r in enumerate(block):
+            foreign[r["id"]] = block[(k + max(1, n // 2)) % n] if n > 1 else None
+    out = []
+    for r in records:
+        f = foreign[r["id"]]
+        out.append(dict(r) | {"foreign_id": f and f["id"], "foreign_constraints": f and dict(f["constraints"])})
+    return out
+
+
 def pair_requests(item: Mapping) -> list[tuple[str, str]]:
-    """The four (context, continuation) requests of an item, in the order the metric expects:
-    original | Y, original, degraded | Y, degraded."""
+    """The (context, continuation) requests of an item, in the order the metric expects:
+    original | Y, original, degraded | Y, degraded, and where the item has a foreign Y':
+    original | Y', degraded | Y'."""
     lang = item["lang"]
     cond, uncond = conditional_context(item["constraints"], lang), unconditional_context(lang)
     x_o, x_d = continuation(item["original"]), continuation(item["degraded"])
-    return [(cond, x_o), (uncond, x_o), (cond, x_d), (uncond, x_d)]
+    requests = [(cond, x_o), (uncond, x_o), (cond, x_d), (uncond, x_d)]
+    if item.get("foreign_constraints"):
+        foreign = conditional_context(item["foreign_constraints"], lang)
+        requests += [(foreign, x_o), (foreign, x_d)]
+    return requests

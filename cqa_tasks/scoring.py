@@ -84,21 +84,29 @@ class Reader:
 
 
 def score_items(reader: Reader, items: Sequence[Mapping]) -> list[dict]:
-    """Per-item metrics (as in the lm-eval task) plus the per-item record, for CQA-Bench items."""
-    requests = [r for item in items for r in prompts.pair_requests(item)]
-    lls = reader.loglikelihood(requests)
-    out = []
-    for k, item in enumerate(items):
-        ll_c_o, ll_u_o, ll_c_d, ll_u_d = lls[4 * k : 4 * k + 4]
-        original = VersionScore(ll_c_o, ll_u_o, len(item["original"].strip().encode("utf-8")))
-        degraded = VersionScore(ll_c_d, ll_u_d, len(item["degraded"].strip().encode("utf-8")))
+    """Per-item metrics (as in the lm-eval task) plus the per-item record, for CQA-Bench items.
+
+    Items that carry `foreign_constraints` (prompts.with_foreign_constraints over the whole file)
+    also get the foreign-constraint control and the contrast scores.
+    """
+    per_item = [prompts.pair_requests(item) for item in items]
+    lls = reader.loglikelihood([r for requests in per_item for r in requests])
+    out, at = [], 0
+    for k, (item, requests) in enumerate(zip(items, per_item, strict=True)):
+        ll = lls[at : at + len(requests)]
+        at += len(requests)
+        original = VersionScore(ll[0], ll[1], len(item["original"].strip().encode("utf-8")))
+        degraded = VersionScore(ll[2], ll[3], len(item["degraded"].strip().encode("utf-8")))
+        foreign = (ll[4], ll[5]) if len(ll) == 6 else None
         metrics = pair_metrics(
             original,
             degraded,
             constraint_overlap(item["original"], item["constraints"]),
             constraint_overlap(item["degraded"], item["constraints"]),
+            foreign_ll_cond=foreign,
         )
-        out.append(item_record(item.get("id", str(k)), original, degraded) | metrics)
+        record = item_record(item.get("id", str(k)), original, degraded, foreign, item.get("foreign_id"))
+        out.append(record | metrics)
     return out
 
 

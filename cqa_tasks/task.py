@@ -1,7 +1,8 @@
 """lm-eval adapter: the CQA-Bench tasks as a ConfigurableTask subclass.
 
-Each item yields four `loglikelihood` requests (see prompts.pair_requests); `process_results`
-turns their log-probs into the metrics of cqa_tasks.metric. The class also loads and validates the
+Each item yields six `loglikelihood` requests (see prompts.pair_requests: both versions with and
+without Y, and both under a foreign item's Y'); `process_results` turns their log-probs into the
+metrics of cqa_tasks.metric (defined in docs/metric.md). The class also loads and validates the
 data itself, so bad data stops the run with a file:line:field message before any scoring, and the
 file's sha256 lands in the task's metadata (hence in every results file).
 """
@@ -47,10 +48,14 @@ class CalibratedSurpriseTask(ConfigurableTask):
                 f"{self.config.task}: no data file given. Pass it as "
                 "--metadata '{\"data\": \"/path/to/items.jsonl\"}' (schema: `cqa bench validate --help`)."
             )
-        records = data.load_records(source, **{k: options.get(k) for k in _FILTERS})
+        # Y' is drawn from the whole file (the same pairing as cqa_match), then the leaf is selected.
+        wanted = {k: options[k] for k in _FILTERS if options.get(k)}
+        records = [
+            r for r in prompts.with_foreign_constraints(data.load_records(source))
+            if all(r[k] == v for k, v in wanted.items())
+        ]
         if not records:
-            chosen = {k: options[k] for k in _FILTERS if options.get(k)}
-            raise ValueError(f"{self.config.task}: no items in {source} match {chosen}")
+            raise ValueError(f"{self.config.task}: no items in {source} match {wanted}")
         path = data.resolve(source)
         self.config.metadata = metadata | {
             "data_file": path.name,
@@ -83,39 +88,31 @@ class CalibratedSurpriseTask(ConfigurableTask):
 
     # ---------------------------------------------------------------- metrics
     def process_results(self, doc: dict, results: list) -> dict:
-        (ll_c_o, _), (ll_u_o, _), (ll_c_d, _), (ll_u_d, _) = results
-        original = VersionScore(ll_c_o, ll_u_o, _n_bytes(doc["original"]))
-        degraded = VersionScore(ll_c_d, ll_u_d, _n_bytes(doc["degraded"]))
+        lls = [ll for ll, _ in results]
+        original = VersionScore(lls[0], lls[1], _n_bytes(doc["original"]))
+        degraded = VersionScore(lls[2], lls[3], _n_bytes(doc["degraded"]))
+        foreign = (lls[4], lls[5]) if len(lls) == 6 else None
         out = pair_metrics(
             original,
             degraded,
             constraint_overlap(doc["original"], doc["constraints"]),
             constraint_overlap(doc["degraded"], doc["constraints"]),
+            foreign_ll_cond=foreign,
         )
-        out[ITEM_METRIC] = item_record(doc["id"], original, degraded)
+        out[ITEM_METRIC] = item_record(doc["id"], original, degraded, foreign, doc.get("foreign_id"))
         return out
 
 
 class ConstraintMatchTask(CalibratedSurpriseTask):
     """Sanity control `cqa_match`: the original under its own Y versus a foreign item's Y.
 
-    The foreign Y is fixed and deterministic: within each (group, lang) block, sorted by id, item k
-    borrows the constraints of item k + n//2 (mod n), a far-away item rather than a neighbour.
+    The foreign Y is the one the benchmark tasks use for their foreign-constraint control
+    (prompts.with_foreign_constraints), so these requests are shared with theirs.
     """
 
     def prepare_docs(self, records: list[dict]) -> datasets.Dataset:
-        blocks: dict[tuple[str, str], list[dict]] = {}
-        for r in sorted(records, key=lambda r: r["id"]):
-            blocks.setdefault((r["group"], r["lang"]), []).append(r)
-        docs = []
-        for block in blocks.values():
-            n = len(block)
-            if n < 2:
-                continue  # no foreign item to borrow from
-            for k, r in enumerate(block):
-                foreign = block[(k + max(1, n // 2)) % n]
-                docs.append(r | {"foreign_id": foreign["id"], "foreign_constraints": foreign["constraints"]})
-        return datasets.Dataset.from_list(docs)
+        # items alone in their (group, lang) block have no foreign item to borrow from
+        return datasets.Dataset.from_list([r for r in records if r.get("foreign_id")])
 
     def requests_for(self, doc: dict) -> list[tuple[str, str]]:
         lang, x = doc["lang"], prompts.continuation(doc["original"])

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from cqa_train import stats
+from cqa_train.compare_scores import score_row, score_table
+from leaderboard.surprise_plot import SurprisePoint, caption, plot_surprise, point_from_sample
 
 # lm-eval's date_id: datetime.now().isoformat() with ':' replaced by '-' (microseconds may be absent).
 _DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
@@ -52,6 +54,14 @@ class Item:
     dimension: str
     delta_i: float
     pair_acc: float
+    point: SurprisePoint | None = None  # (ΔS, ΔI) for the surprise plot
+    contrast: tuple[str | None, float] | None = None  # [stratum, contrast win]; None: no foreign Y'
+
+    @property
+    def stratum(self) -> str | None:
+        if self.point is None or self.point.delta_s == 0:
+            return None
+        return "up" if self.point.delta_s > 0 else "down"
 
 
 @dataclass
@@ -162,6 +172,7 @@ def _item_from_sample(row: Mapping[str, Any], task: str) -> Item | None:
     pair_acc = row.get("pair_acc")
     if pair_acc is None:  # the metric's own rule: 1 if ΔI > 0, 0.5 on a tie
         pair_acc = 1.0 if delta_i > 0 else 0.5 if delta_i == 0 else 0.0
+    contrast = row.get("contrast_pair_acc_balanced")
     return Item(
         id=str(item.get("id", doc.get("id"))),
         task=task,
@@ -170,6 +181,8 @@ def _item_from_sample(row: Mapping[str, Any], task: str) -> Item | None:
         dimension=str(doc.get("dimension", "?")),
         delta_i=delta_i,
         pair_acc=float(pair_acc),
+        point=point_from_sample(row),
+        contrast=(contrast[0], float(contrast[1])) if isinstance(contrast, list) and len(contrast) == 2 else None,
     )
 
 
@@ -362,6 +375,7 @@ def compare_runs(
     warnings: list[str] = list(reference.warnings)
     missing: dict[str, dict] = {}
     rows: list[dict] = []
+    scores: list[dict] = []
     per_item: dict[str, list[dict]] = {}
     compared: list[Run] = []
     for run in runs:
@@ -409,6 +423,11 @@ def compare_runs(
             for lang in _ordered((r.lang for r, _ in in_group), LANGS):
                 sub = [p for p in in_group if p[0].lang == lang]
                 rows.append(_row(run.label, group, "lang", lang, sub, seed, n_resamples))
+            for stratum in ("up", "down"):  # the reference reader's surprise stratum
+                sub = [p for p in in_group if p[0].stratum == stratum]
+                if sub:
+                    rows.append(_row(run.label, group, "stratum", f"S{'↑' if stratum == 'up' else '↓'}", sub, seed, n_resamples))
+            scores.append(score_row(run.label, group, [r.contrast for r, _ in in_group], [m.contrast for _, m in in_group], seed))
         compared.append(run)
     if not compared:
         raise CompareError("nothing to compare: every run given is the reference")
@@ -432,6 +451,11 @@ def compare_runs(
         "warnings": warnings,
         "missing": missing,
         "results": rows,
+        "scores": scores,
+        "surprise": {
+            run.label: caption([it.point for it in run.items.values() if it.point is not None])
+            for run in (reference, *compared)
+        },
         "epochs": _epoch_points(compared, reference),
         "items": per_item,
     }
@@ -522,6 +546,13 @@ def render_markdown(result: Mapping[str, Any], plots: Sequence[str] = ()) -> str
     # every run on one screen: the whole literary and the whole factual group (details per run below)
     lines += ["", "## Summary", "", f"| run | group | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
     lines += [f"| {r['model']} | {r['group']} | {_stat_cells(r)}" for r in result["results"] if r["split"] == "all"]
+    table = score_table(result.get("scores", []))
+    if table:
+        lines += ["", "## Primary score (docs/metric.md)", "",
+                  "Contrast ΔI(Y) − ΔI(Y′) > 0 against a foreign item's constraints, balanced over the surprise "
+                  "strata of each run's own reader; Δ with a paired bootstrap 95 % CI over items.", "", *table]  # fmt: skip
+    lines += ["", "## Does ΔI follow surprise?", ""]
+    lines += [f"- {label}: {text}" for label, text in result.get("surprise", {}).items() if text]
     for run in result["runs"]:
         lines += ["", f"## {run['label']} vs {ref['label']}", "", f"| group | split | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
         for r in result["results"]:
@@ -618,7 +649,12 @@ def plot_pair_acc_by_epoch(result: Mapping[str, Any], out: Path) -> Path | None:
     return out
 
 
-def write_outputs(result: dict, out_dir: Path, plots: bool = True) -> dict[str, Path]:
+def write_outputs(
+    result: dict,
+    out_dir: Path,
+    plots: bool = True,
+    surprise_points: Mapping[str, Sequence[SurprisePoint]] | None = None,
+) -> dict[str, Path]:
     """compare.md, compare.json and the PNG plots in out_dir; returns what was written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -627,6 +663,10 @@ def write_outputs(result: dict, out_dir: Path, plots: bool = True) -> dict[str, 
         epoch_plot = plot_pair_acc_by_epoch(result, out_dir / "pair_acc_by_epoch.png")
         if epoch_plot is not None:
             written["epoch_plot"] = epoch_plot
+        if surprise_points:
+            surprise = plot_surprise(surprise_points, out_dir / "surprise.png", "ΔI against S(o) − S(d), per item")
+            if surprise is not None:
+                written["surprise_plot"] = surprise
     md = render_markdown(result, [str(p) for p in written.values()])
     written["markdown"] = out_dir / "compare.md"
     written["markdown"].write_text(md, encoding="utf-8")
@@ -753,7 +793,8 @@ def _compare(args: argparse.Namespace) -> int:
     runs = [load_run(spec) for spec in args.runs]
     _label_unique([reference, *runs])
     result = compare_runs(runs, reference, seed=args.seed, n_resamples=args.resamples)
-    written = write_outputs(result, Path(args.out_dir), plots=not args.no_plots)
+    points = {r.label: [it.point for it in r.items.values() if it.point is not None] for r in (reference, *runs)}
+    written = write_outputs(result, Path(args.out_dir), plots=not args.no_plots, surprise_points=points)
     print(written["markdown"].read_text(encoding="utf-8"))
     for kind, path in written.items():
         print(f"{kind}: {path}", file=sys.stderr)

@@ -11,6 +11,7 @@ from leaderboard.plots import standalone
 from leaderboard.reading import Run, find_results_files, label_for, load_run
 from leaderboard.render_html import section_plots, to_html
 from leaderboard.render_text import Provenance, to_csv, to_json, to_markdown
+from leaderboard.surprise_plot import caption, plot_surprise
 from leaderboard.table import Section, build_sections
 
 
@@ -76,14 +77,27 @@ def read_runs(results_dirs: Iterable[Path], warn: Callable[[str], None]) -> tupl
     return runs, prov
 
 
+def surprise_plots(sections: list[Section], out: Path) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Per section with per-item samples: plots/<slug>_surprise.png (ΔI against ΔS, a panel per model),
+    and (its path relative to `out`, [(model, caption)]) for the pages to link."""
+    links = {}
+    for section in sections:
+        runs = {row.label: [p for leaf in row.leaves for p in leaf.points] for row in section.rows}
+        name = f"plots/{section.slug}_surprise.png"
+        if plot_surprise(runs, out / name, f"{section.title}: ΔI against S(original) − S(twin)") is not None:
+            links[section.slug] = (name, [(label, caption(points)) for label, points in runs.items() if points])
+    return links
+
+
 def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     plots = {s.slug: section_plots(s) for s in sections}
+    surprise = surprise_plots(sections, out)
     files = {
-        "leaderboard.md": to_markdown(sections, prov),
+        "leaderboard.md": to_markdown(sections, prov, surprise),
         "leaderboard.csv": to_csv(sections),
         "leaderboard.json": to_json(sections, prov),
-        "index.html": to_html(sections, prov, plots),
+        "index.html": to_html(sections, prov, plots, surprise),
     }
     for slug, svgs in plots.items():
         for name, svg in svgs.items():
@@ -94,7 +108,7 @@ def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
         written.append(path)
-    return written
+    return written + [out / name for name, _ in surprise.values()]
 
 
 def build(results_dirs: list[Path], out: Path, warn: Callable[[str], None] | None = None) -> BuildSummary:

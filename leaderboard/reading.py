@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cqa_tasks.metric import AGGREGATED_METRICS
+from cqa_tasks.metric import METRICS as METRIC_SPECS
 from leaderboard.identity import (
     display_name,
     identity_key,
@@ -24,11 +24,15 @@ from leaderboard.identity import (
     normalize_model_args,
     parse_model_args,
 )
+from leaderboard.surprise_plot import SurprisePoint, point_from_sample
 
 Warn = Callable[[Path, str], None]  # (file, message)
 
-METRICS = tuple(AGGREGATED_METRICS)  # one source of truth: the metric module
-PROPORTIONS = frozenset({"pair_acc", "acc_cond_only", "acc_uncond_only", "acc_overlap"})
+METRICS = tuple(METRIC_SPECS)  # one source of truth: the metric module
+PROPORTIONS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.unit == "acc")
+# Per-item values kept from samples files: every metric but the balanced ones, which are
+# recomputed from their two strata after pooling (table.cell_estimate).
+ITEM_METRICS = tuple(name for name, spec in METRIC_SPECS.items() if spec.pooling != "balanced")
 GROUPS = {"creative": "literary", "factual": "factual"}
 LANGS = ("en", "zh")
 DIMENSIONS = ("ethos", "mythos", "lexis", "dianoia")
@@ -52,6 +56,7 @@ class Leaf:
     means: dict[str, float]
     stderrs: dict[str, float | None]
     samples: dict[str, list[float]] | None = None
+    points: tuple[SurprisePoint, ...] = ()  # (ΔS, ΔI) per item, from the samples' cqa_item records
 
     @property
     def section(self) -> tuple[str, str]:
@@ -146,9 +151,12 @@ def read_leaf(task: str, row: Any, task_config: Any, n_samples: Any) -> Leaf | s
 def read_samples(path: Path, n: int) -> dict[str, list[float]]:
     """Per-item metric values of a samples file; raises ValueError when it is unusable.
 
-    All or nothing: a truncated file would silently shrink and bias the sample.
+    All or nothing: a truncated file would silently shrink and bias the sample. Values that are
+    defined only for some items (a surprise stratum, the foreign-Y control) keep just those items;
+    such a metric is usable when every item carries it, defined or None.
     """
-    columns: dict[str, list[float]] = {m: [] for m in METRICS}
+    columns: dict[str, list[float]] = {m: [] for m in ITEM_METRICS}
+    carried = dict.fromkeys(ITEM_METRICS, 0)
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(lines) != n:
         raise ValueError(f"{len(lines)} items, the results file says {n}")
@@ -159,12 +167,17 @@ def read_samples(path: Path, n: int) -> dict[str, list[float]]:
             raise ValueError(f"line {lineno}: {e.msg}") from None
         if not isinstance(record, dict):
             raise ValueError(f"line {lineno}: not an object")
-        for metric in METRICS:
-            value = _number(record.get(metric))
+        for metric in ITEM_METRICS:
+            if metric not in record:
+                continue
+            value = _number(record[metric])
             if value is not None:
                 columns[metric].append(value)
+                carried[metric] += 1
+            elif record[metric] is None and METRIC_SPECS[metric].pooling == "defined":
+                carried[metric] += 1
     # A metric missing from any item is dropped for all: its mean would be over other items.
-    usable = {m: v for m, v in columns.items() if len(v) == n}
+    usable = {m: v for m, v in columns.items() if carried[m] == n}
     if "pair_acc" not in usable:
         raise ValueError("no per-item pair_acc")
     return usable
@@ -212,7 +225,7 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
         samples_path = _samples_path(path, task)
         if samples_path is not None:
             try:
-                leaf = _with_samples(leaf, read_samples(samples_path, leaf.n))
+                leaf = _with_samples(leaf, read_samples(samples_path, leaf.n), read_points(samples_path))
             except (OSError, UnicodeDecodeError, ValueError) as e:
                 warn(samples_path, f"samples file ignored ({e}); using the results file's stderr")
         leaves[task] = leaf
@@ -253,5 +266,11 @@ def _date_from_name(path: Path) -> float:
     return stamp.replace(tzinfo=timezone.utc).timestamp() if stamp else 0.0
 
 
-def _with_samples(leaf: Leaf, samples: dict[str, list[float]]) -> Leaf:
-    return Leaf(**{**leaf.__dict__, "samples": samples})
+def read_points(path: Path) -> tuple[SurprisePoint, ...]:
+    """(ΔS, ΔI) of every item of a samples file that carries them (read_samples has vetted the file)."""
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return tuple(p for row in rows if isinstance(row, dict) and (p := point_from_sample(row)) is not None)
+
+
+def _with_samples(leaf: Leaf, samples: dict[str, list[float]], points: tuple[SurprisePoint, ...] = ()) -> Leaf:
+    return Leaf(**{**leaf.__dict__, "samples": samples, "points": points})

@@ -11,6 +11,7 @@ import base64
 import hashlib
 from html import escape
 
+from cqa_tasks.metric import PRIMARY_METRIC
 from leaderboard.columns import BREAKDOWN, OVERVIEW, Column, model_details, view
 from leaderboard.plots import PLOTS
 from leaderboard.render_text import METHOD, TITLE, Provenance
@@ -123,8 +124,8 @@ JS = """
 })();
 """
 
-OVERVIEW_GROUPS = [("", 2), ("Literary — main score", 2), ("Factual control", 2), ("Literary baselines", 3),
-                   ("Pairs", 2), ("Run", 5)]  # fmt: skip
+OVERVIEW_GROUPS = [("", 2), ("Literary", 3), ("Literary · surprise strata", 4), ("Literary · controls", 3),
+                   ("Factual control", 3), ("Literary baselines", 3), ("Pairs", 2), ("Run", 5)]  # fmt: skip
 BREAKDOWN_GROUPS = [
     ("", 2),
     ("ethos", 2),
@@ -177,7 +178,7 @@ def _td(row: Row, column: Column, section: Section) -> str:
     classes = ["num"] if column.numeric else []
     if v.sort is None:
         classes.append("missing")
-    if column.cell == "literary" and column.metric == "pair_acc" and column.kind == "acc":
+    if column.cell == "literary" and column.metric == PRIMARY_METRIC:
         classes.append("main")
     ci = f'<span class="ci">{escape(v.ci)}</span>' if v.ci else ""
     mark = f'<sup class="partial" title="{escape(v.note)}">†</sup>' if v.note.startswith("partial") else ""
@@ -202,7 +203,19 @@ def _table(section: Section, columns: list[Column], groups: list[tuple[str, int]
     )
 
 
-def _section(section: Section, plots: dict[str, str]) -> str:
+def _surprise_link(link: tuple[str, list[tuple[str, str]]] | None) -> str:
+    if not link:
+        return ""
+    name, captions = link
+    items = "".join(f"<li><b>{escape(label)}</b>: {escape(text)}</li>" for label, text in captions)
+    return (
+        f'<p><a href="{escape(name)}">ΔI against S(original) − S(twin), item by item (PNG)</a>: does the pair '
+        "score follow which version is more surprising? A score that measured constraint fit alone would "
+        f"give a flat cloud (docs/metric.md).</p><ul>{items}</ul>"
+    )
+
+
+def _section(section: Section, plots: dict[str, str], surprise: tuple[str, list[tuple[str, str]]] | None = None) -> str:
     files = ", ".join(section.data_files)
     superseded = ""
     if section.superseded:
@@ -228,7 +241,7 @@ def _section(section: Section, plots: dict[str, str]) -> str:
         f"<h3>Overview</h3>{_table(section, OVERVIEW, OVERVIEW_GROUPS, 'Overview ' + section.title)}"
         f"<h3>Literary by dimension and language</h3>"
         f"{_table(section, BREAKDOWN, BREAKDOWN_GROUPS, 'Breakdown ' + section.title)}"
-        f'<h3>Plots</h3><div class="plots">{figures}</div>{superseded}</section>'
+        f'<h3>Plots</h3><div class="plots">{figures}</div>{_surprise_link(surprise)}{superseded}</section>'
     )
 
 
@@ -236,7 +249,13 @@ def section_plots(section: Section) -> dict[str, str]:
     return {name: fn(section) for name, fn in PLOTS.items()}
 
 
-def to_html(sections: list[Section], prov: Provenance, plots: dict[str, dict[str, str]] | None = None) -> str:
+def to_html(
+    sections: list[Section],
+    prov: Provenance,
+    plots: dict[str, dict[str, str]] | None = None,
+    surprise: dict[str, tuple[str, list[tuple[str, str]]]] | None = None,
+) -> str:
+    surprise = surprise or {}
     plots = plots or {s.slug: section_plots(s) for s in sections}
     hashes = ", ".join(f"<code>{escape(s.short_hash)}</code> (v{escape(s.bench_version)})" for s in sections)
     nav = ""
@@ -270,7 +289,7 @@ def to_html(sections: list[Section], prov: Provenance, plots: dict[str, dict[str
         f"measured as pointwise mutual information with the passage's constraints? Data hash: {hashes}. "
         "Click any column header to sort.</p>"
         f"{nav}</header>"
-        + "".join(_section(s, plots[s.slug]) for s in sections)
+        + "".join(_section(s, plots[s.slug], surprise.get(s.slug)) for s in sections)
         + '<section class="method"><h2>How to read this page</h2><ul>'
         f"<li>{escape(METHOD)}</li>"
         "<li>One row per model identity: the backend plus the full normalized model arguments (weights, adapter, "

@@ -12,11 +12,12 @@ import io
 import json
 from dataclasses import dataclass, field
 
+from cqa_tasks.metric import PRIMARY_METRIC
 from leaderboard.columns import BREAKDOWN, OVERVIEW, Column, model_details, view
 from leaderboard.identity import args_string
 from leaderboard.reading import METRICS
 from leaderboard.stats import Z95, Estimate
-from leaderboard.table import CELLS, Row, Section
+from leaderboard.table import CELLS, RANK_METRICS, Row, Section
 
 TITLE = "CQA-Bench leaderboard — Calibrated Surprise"
 METHOD = (
@@ -24,10 +25,12 @@ METHOD = (
     "log-likelihoods on fixed text pairs, with no sampling and no LLM judge, and the same results "
     "files always give the same page. Pair accuracy is the share of pairs where the original "
     "passage carries more information about its constraints than its degraded twin "
-    "(ΔI = I(original) − I(degraded) > 0; chance is 0.5). Intervals are 95 %: mean ± "
+    "(ΔI = I(original) − I(degraded) > 0; chance is 0.5). ΔI favours the more surprising version "
+    "of a pair, so the primary score is the contrast ΔI(Y) − ΔI(Y′) against a foreign item's "
+    "constraints Y′, averaged over the two surprise strata (docs/metric.md). Intervals are 95 %: mean ± "
     f"{Z95}·SE, with SE the item standard deviation over √n (accuracy intervals clipped to [0, 1]); "
     "groups, languages and dimensions are pooled exactly from their leaf tasks. Ranks are by "
-    "literary pair accuracy; models whose intervals overlap share a rank range such as 1–2."
+    "the literary primary score (literary pair accuracy for runs written before it existed); models whose intervals overlap share a rank range such as 1–2."
 )
 
 
@@ -70,7 +73,10 @@ def _md_table(section: Section, columns: list[Column]) -> list[str]:
     return lines
 
 
-def to_markdown(sections: list[Section], prov: Provenance) -> str:
+def to_markdown(
+    sections: list[Section], prov: Provenance, surprise: dict[str, tuple[str, list[tuple[str, str]]]] | None = None
+) -> str:
+    surprise = surprise or {}
     lines = [f"# {TITLE}", "", METHOD, ""]
     for section in sections:
         lines += [
@@ -86,6 +92,10 @@ def to_markdown(sections: list[Section], prov: Provenance) -> str:
             *_md_table(section, BREAKDOWN),
             "",
         ]
+        if section.slug in surprise:
+            name, captions = surprise[section.slug]
+            lines += [f"[ΔI against S(original) − S(twin), item by item]({name}):", ""]
+            lines += [f"- **{md_escape(label)}**: {md_escape(text)}" for label, text in captions] + [""]
         if section.superseded:
             lines += [
                 "Older runs of the same models, not shown: "
@@ -111,7 +121,11 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-CSV_METRICS = ("pair_acc", "delta_i", "acc_cond_only", "acc_uncond_only", "acc_overlap")
+CSV_METRICS = (
+    PRIMARY_METRIC, "pair_acc", "delta_i", "share_s_up", "pair_acc_s_up", "pair_acc_s_down", "pair_acc_balanced",
+    "u_pair_acc_balanced", "pair_acc_foreign", "contrast_pair_acc", "delta_contrast",
+    "acc_cond_only", "acc_uncond_only", "acc_overlap",
+)  # fmt: skip
 
 
 def to_csv(sections: list[Section]) -> str:
@@ -165,10 +179,11 @@ def to_json(sections: list[Section], prov: Provenance) -> str:
     doc = {
         "title": TITLE,
         "method": METHOD,
-        "rank_by": "literary.pair_acc",
+        "rank_by": f"literary.{RANK_METRICS[0]} (a section of runs without it: literary.pair_acc)",
         "sections": [
             {
                 "bench_version": s.bench_version,
+                "rank_by": f"literary.{s.rank_metric}",
                 "data_sha256": s.data_sha256,
                 "data_files": s.data_files,
                 "models": [

@@ -108,3 +108,19 @@ def format_rank(rank: tuple[int, int] | None) -> str:
         return "—"
     lo, hi = rank
     return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def balanced_estimate(up: Estimate, down: Estimate) -> Estimate:
+    """The mean of two independent strata's accuracies: SE = sqrt(SE_up^2 + SE_down^2) / 2."""
+    se = None
+    if up.se is not None and down.se is not None:
+        se = math.sqrt(up.se**2 + down.se**2) / 2
+    sources = {up.source, down.source}
+    return make_estimate(
+        (up.mean + down.mean) / 2,
+        se,
+        up.n + down.n,
+        (0.0, 1.0),
+        leaves=max(up.leaves, down.leaves),
+        source=sources.pop() if len(sources) == 1 else "mixed",
+    )

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cqa_tasks.metric import METRICS as METRIC_SPECS
+from cqa_tasks.metric import PRIMARY_METRIC
 from leaderboard.identity import disambiguate
 from leaderboard.reading import DIMENSIONS, LANGS, METRICS, PROPORTIONS, UNKNOWN, Leaf, Run
 from leaderboard.stats import (
     Estimate,
+    balanced_estimate,
     estimate_from_values,
     format_rank,
     make_estimate,
@@ -34,28 +37,65 @@ FULL_LEAVES = {
     for name, (_, lang, dim) in CELLS.items()
 }
 BASELINES = ("acc_cond_only", "acc_uncond_only", "acc_overlap")
-RANK_CELL, RANK_METRIC = "literary", "pair_acc"
+RANK_CELL = "literary"
+# Rank by the primary score; a section whose runs all predate it (v1-era files) ranks by pair_acc.
+RANK_METRICS = (PRIMARY_METRIC, "pair_acc")
+EMPTY = "empty"  # a leaf that carries a stratified metric but has no item in that stratum
 
 
 def bounds(metric: str) -> tuple[float, float] | None:
     return (0.0, 1.0) if metric in PROPORTIONS else None
 
 
-def leaf_estimate(leaf: Leaf, metric: str) -> Estimate | None:
-    """Per-item samples where present (their SE needs no stderr from lm-eval), else the results row."""
+def _results_count(leaf: Leaf, metric: str) -> int | None:
+    """How many items a results-row value is over: a stratum's share of the leaf (from share_s_up)
+    for the stratified values, every item otherwise."""
+    if not metric.endswith(("_s_up", "_s_down")):
+        return leaf.n
+    share = leaf.means.get("share_s_up")
+    if share is None:
+        return None
+    up = round(share * leaf.n)
+    return up if metric.endswith("_s_up") else leaf.n - up
+
+
+def leaf_estimate(leaf: Leaf, metric: str) -> Estimate | str | None:
+    """Per-item samples where present (their SE needs no stderr from lm-eval), else the results row.
+
+    None: the leaf does not carry the metric (e.g. a file written before it existed); EMPTY: it does,
+    but no item of the leaf is in that stratum (or has a foreign Y').
+    """
     if leaf.samples is not None and metric in leaf.samples:
-        return estimate_from_values(leaf.samples[metric], bounds(metric))
+        values = leaf.samples[metric]
+        return estimate_from_values(values, bounds(metric)) if values else EMPTY
     if metric not in leaf.means:
         return None
-    return make_estimate(leaf.means[metric], leaf.stderrs.get(metric), leaf.n, bounds(metric))
+    n = _results_count(leaf, metric)
+    if n is None:
+        return None
+    if n == 0:
+        return EMPTY
+    return make_estimate(leaf.means[metric], leaf.stderrs.get(metric), n, bounds(metric))
 
 
 def cell_estimate(leaves: Iterable[Leaf], metric: str) -> Estimate | None:
-    """The metric over all items of the given leaves, pooled exactly (see stats.pool_estimates)."""
+    """The metric over all items of the given leaves, pooled exactly (see stats.pool_estimates).
+
+    A balanced accuracy is the mean of its two strata, each pooled over all the leaves first.
+    """
+    leaves = list(leaves)
+    spec = METRIC_SPECS.get(metric)
+    if spec is not None and spec.pooling == "balanced":
+        family = metric.removesuffix("_balanced")
+        up, down = cell_estimate(leaves, f"{family}_s_up"), cell_estimate(leaves, f"{family}_s_down")
+        return balanced_estimate(up, down) if up is not None and down is not None else None
     parts = [leaf_estimate(leaf, metric) for leaf in leaves]
     if not parts or any(p is None for p in parts):
         return None
-    return pool_estimates(parts, bounds(metric))  # type: ignore[arg-type]
+    counted = [p for p in parts if p != EMPTY]
+    if not counted:
+        return None  # every leaf's stratum is empty: the value is undefined, shown as absent
+    return pool_estimates(counted, bounds(metric))  # type: ignore[arg-type]
 
 
 def select_leaves(leaves: Iterable[Leaf], cell: str) -> list[Leaf]:
@@ -89,6 +129,7 @@ class Row:
     cells: dict[str, dict[str, Estimate]]
     label: str = ""
     rank: tuple[int, int] | None = None
+    leaves: list[Leaf] = field(default_factory=list)  # this section's leaves of the run
 
     @property
     def rank_text(self) -> str:
@@ -110,6 +151,7 @@ class Section:
     data_files: list[str]
     rows: list[Row]
     superseded: list[Run] = field(default_factory=list)
+    rank_metric: str = RANK_METRICS[0]
 
     @property
     def short_hash(self) -> str:
@@ -133,14 +175,22 @@ def _version_key(version: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
 
 
-def rank_rows(rows: list[Row]) -> list[Row]:
-    """Rank by literary pair accuracy with CI-overlap ties; rows without it come last, unranked."""
-    ranked = [r for r in rows if r.get(RANK_CELL, RANK_METRIC) is not None]
-    unranked = [r for r in rows if r.get(RANK_CELL, RANK_METRIC) is None]
-    intervals = [r.get(RANK_CELL, RANK_METRIC).interval() for r in ranked]  # type: ignore[union-attr]
+def rank_metric_for(rows: list[Row]) -> str:
+    """The first of RANK_METRICS that some row has in the literary cell."""
+    for metric in RANK_METRICS:
+        if any(r.get(RANK_CELL, metric) is not None for r in rows):
+            return metric
+    return RANK_METRICS[0]
+
+
+def rank_rows(rows: list[Row], metric: str) -> list[Row]:
+    """Rank by the literary `metric` with CI-overlap ties; rows without it come last, unranked."""
+    ranked = [r for r in rows if r.get(RANK_CELL, metric) is not None]
+    unranked = [r for r in rows if r.get(RANK_CELL, metric) is None]
+    intervals = [r.get(RANK_CELL, metric).interval() for r in ranked]  # type: ignore[union-attr]
     for row, rank in zip(ranked, rank_intervals(intervals), strict=True):
         row.rank = rank
-    ranked.sort(key=lambda r: (r.rank, -r.get(RANK_CELL, RANK_METRIC).mean, r.label, r.run.identity))  # type: ignore[union-attr]
+    ranked.sort(key=lambda r: (r.rank, -r.get(RANK_CELL, metric).mean, r.label, r.run.identity))  # type: ignore[union-attr]
     unranked.sort(key=lambda r: (r.label, r.run.identity))
     return ranked + unranked
 
@@ -168,19 +218,21 @@ def build_sections(runs: Iterable[Run]) -> list[Section]:
             run, leaves = candidates[0]
             superseded += [r for r, _ in candidates[1:]]
             files.update(leaf.data_file for leaf in leaves)
-            rows.append(Row(run=run, cells=run_cells(leaves)))
+            rows.append(Row(run=run, cells=run_cells(leaves), leaves=leaves))
         labels = disambiguate(
             [r.run.name for r in rows], [{**r.run.args, "backend": r.run.backend} for r in rows]
         )
         for row, label in zip(rows, labels, strict=True):
             row.label = label
+        metric = rank_metric_for(rows)
         sections.append(
             Section(
                 bench_version=version,
                 data_sha256=sha,
                 data_files=sorted(files),
-                rows=rank_rows(rows),
+                rows=rank_rows(rows, metric),
                 superseded=sorted(superseded, key=lambda r: str(r.path)),
+                rank_metric=metric,
             )
         )
     sections.sort(key=lambda s: (_version_key(s.bench_version), s.data_sha256), reverse=True)

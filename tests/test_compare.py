@@ -325,3 +325,75 @@ def test_heatmap_escapes_and_colours() -> None:
     assert "change (after training − before training)" in page  # same tokens: a change row
     mismatched = compare.render_token_heatmap(before, after[:2])
     assert "change (" not in mismatched
+
+
+# --- the surprise-controlled scores --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_runs(tmp_path_factory):
+    """Two full `cqa` runs from fake LMs whose log-likelihoods differ (written as lm-eval writes them)."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from cqa_tasks.data import task_dir
+    from tests.lm_eval_files import HashLM, write_run
+
+    root = tmp_path_factory.mktemp("fake_runs")
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()))
+    out = {}
+    for label, seed in (("base", ""), ("tuned", "tuned")):
+        res = simple_evaluate(model=HashLM(seed), tasks=["cqa"], task_manager=tm, bootstrap_iters=0, log_samples=True)
+        write_run(res, root / label, model_args=f"pretrained=/models/{label}")
+        out[label] = res
+    return root, out
+
+
+def test_compare_reports_the_primary_score_per_stratum_and_the_surprise_plot(fake_runs, tmp_path):
+    from cqa_tasks.metric import PRIMARY_METRIC, aggregate
+    from cqa_train.compare import compare_runs, load_run, write_outputs
+    from leaderboard.surprise_plot import spearman
+
+    root, res = fake_runs
+    reference, run = load_run(str(root / "base")), load_run(str(root / "tuned"))
+    result = compare_runs([run], reference, n_resamples=200)
+    (lit,) = [r for r in result["scores"] if r["group"] == "literary"]
+
+    def literary(label):
+        return [s for t, rows in res[label]["samples"].items() if t.startswith("cqa_creative_") for s in rows]
+
+    ref_value = aggregate(PRIMARY_METRIC, [s[PRIMARY_METRIC] for s in literary("base")])
+    model_value = aggregate(PRIMARY_METRIC, [s[PRIMARY_METRIC] for s in literary("tuned")])
+    assert lit["reference"] == pytest.approx(ref_value) and lit["model_value"] == pytest.approx(model_value)
+    assert lit["change"] == pytest.approx(model_value - ref_value)
+    assert lit["ci_low"] <= lit["change"] <= lit["ci_high"]
+    assert lit["n"] == 176
+    # Δ(ΔI) split by the reference reader's surprise stratum: the two strata partition the group
+    strata = [r for r in result["results"] if r["group"] == "literary" and r["split"] == "stratum"]
+    assert {r["value"] for r in strata} == {"S↑", "S↓"}
+    ref_items = literary("base")
+    n_up = sum(1 for s in ref_items if s["cqa_item"]["delta_s"] > 0)
+    assert {r["value"]: r["n"] for r in strata} == {"S↑": n_up, "S↓": 176 - n_up}
+    points = {r.label: [it.point for it in r.items.values()] for r in (reference, run)}
+    written = write_outputs(result, tmp_path, surprise_points=points)
+    assert written["surprise_plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = written["markdown"].read_text(encoding="utf-8")
+    assert "## Primary score" in md and "![surprise](surprise.png)" in md
+    rho = spearman([p for p in points["base"] if p.group == "literary"])
+    assert f"literary: ρ(ΔI, ΔS) = {rho:+.2f}" in md
+
+
+def test_compare_still_reads_v1_era_samples_without_the_new_scores(fake_runs, tmp_path):
+    """A checked-in run written before the surprise-controlled scores: it loads, its strata come from
+    s_orig/s_degr, and its primary score is absent (n/a), not 0."""
+    from cqa_train.compare import compare_runs, load_run, write_outputs
+
+    root, _ = fake_runs
+    old = load_run(str(Path(__file__).parent / "data" / "v1_era" / "hash-lm"))
+    assert len(old.items) == 16 and all(it.point is not None and it.contrast is None for it in old.items.values())
+    result = compare_runs([load_run(str(root / "base"))], old, n_resamples=200)
+    (lit,) = [r for r in result["scores"] if r["group"] == "literary"]
+    assert math.isnan(lit["reference"]) and not math.isnan(lit["model_value"])
+    assert {r["value"] for r in result["results"] if r["split"] == "stratum"} <= {"S↑", "S↓"}
+    md = write_outputs(result, tmp_path)["markdown"].read_text(encoding="utf-8")
+    assert "| base | literary | 8 | n/a → " in md

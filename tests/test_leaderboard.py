@@ -251,7 +251,8 @@ def test_csv_rows(out):
 def test_markdown_table(out):
     md = (out / "leaderboard.md").read_text(encoding="utf-8")
     assert "## CQA-Bench v1.0 · data a1a1a1a1a1a1" in md
-    assert "| 1–2 | **alpha**<br>hf: dtype=float32,pretrained=/models/alpha | 0.812 [0.675, 0.950] |" in md
+    # v1-era files carry no primary score: it is shown as absent (—), never as 0, and pair acc follows
+    assert "| 1–2 | **alpha**<br>hf: dtype=float32,pretrained=/models/alpha | — | 0.812 [0.675, 0.950] |" in md
     assert "0.250 [0.098, 0.402]" in md  # gamma
 
 
@@ -382,3 +383,85 @@ def test_hf_prefix_backend_shares_the_hf_row():
     args = {"dtype": "float32", "pretrained": "/models/a"}
     assert identity_key(normalize_backend("hf-prefix"), args) == identity_key(normalize_backend("hf"), args)
     assert normalize_backend("vllm") != normalize_backend("hf")
+
+
+# --- the surprise-controlled scores from a fresh run ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fresh_run(tmp_path_factory) -> tuple[dict, Path]:
+    """A full `cqa` run written as lm-eval writes it, from a fake LM (every leaf size, varied outcomes)."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from cqa_tasks.data import task_dir
+    from tests.lm_eval_files import HashLM, write_run
+
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()))
+    res = simple_evaluate(model=HashLM(), tasks=["cqa"], task_manager=tm, bootstrap_iters=0, log_samples=True)
+    root = tmp_path_factory.mktemp("fresh")
+    write_run(res, root / "fake")
+    return res, root
+
+
+def test_fresh_run_shows_the_new_scores_pooled_exactly(fresh_run, tmp_path):
+    from cqa_tasks.metric import PRIMARY_METRIC, aggregate
+
+    res, root = fresh_run
+    build([root], tmp_path / "out", warn=lambda message: None)
+    board = json.loads((tmp_path / "out/leaderboard.json").read_text(encoding="utf-8"))
+    (sec,) = board["sections"]
+    assert sec["rank_by"] == f"literary.{PRIMARY_METRIC}"
+    (row,) = sec["models"]
+    literary = [s for task, rows in res["samples"].items() if task.startswith("cqa_creative_") for s in rows]
+    assert len(literary) == 176
+    for metric in (PRIMARY_METRIC, "pair_acc_s_up", "pair_acc_s_down", "pair_acc_balanced", "share_s_up",
+                   "u_pair_acc_balanced", "pair_acc_foreign", "contrast_pair_acc", "delta_contrast"):
+        got = row["cells"]["literary"][metric]
+        assert got["mean"] == pytest.approx(aggregate(metric, [s[metric] for s in literary])), metric
+        # lm-eval's own group row agrees (exact pooling there too)
+        assert got["mean"] == pytest.approx(res["groups"]["cqa_creative"][f"{metric},none"]), metric
+    up = [s["pair_acc_s_up"] for s in literary if s["pair_acc_s_up"] is not None]
+    assert row["cells"]["literary"]["pair_acc_s_up"]["n"] == len(up)
+    assert row["cells"]["literary"][PRIMARY_METRIC]["ci95"][0] is not None
+    md = (tmp_path / "out/leaderboard.md").read_text(encoding="utf-8")
+    primary = row["cells"]["literary"][PRIMARY_METRIC]["mean"]
+    assert f"| 1 | **fake**<br>hf: pretrained=/models/fake | {primary:.3f} [" in md
+    with (tmp_path / "out/leaderboard.csv").open(encoding="utf-8") as fh:
+        (line,) = list(csv.DictReader(fh))
+    assert float(line[f"literary.{PRIMARY_METRIC}"]) == pytest.approx(primary)
+    assert float(line["literary.share_s_up"]) == pytest.approx(aggregate("share_s_up", [s["share_s_up"] for s in literary]))
+    # the surprise plot: written, and linked from both pages with ρ per group
+    slug = sec["bench_version"]
+    (png,) = (tmp_path / "out/plots").glob("*_surprise.png")
+    assert png.read_bytes()[:4] == b"\x89PNG" and slug
+    page = (tmp_path / "out/index.html").read_text(encoding="utf-8")
+    assert f'href="plots/{png.name}"' in page and "literary: ρ(ΔI, ΔS) = " in page
+    assert f"(plots/{png.name})" in md
+
+
+def test_fresh_results_without_samples_pool_strata_by_their_share(fresh_run, tmp_path):
+    """Without samples files the stratum sizes come from share_s_up; the pooled accuracy stays exact."""
+    res, root = fresh_run
+    only = tmp_path / "runs/fake"
+    only.mkdir(parents=True)
+    (results,) = (root / "fake").glob("results_*.json")
+    shutil.copy(results, only / results.name)
+    build([tmp_path / "runs"], tmp_path / "out", warn=lambda message: None)
+    board = json.loads((tmp_path / "out/leaderboard.json").read_text(encoding="utf-8"))
+    cell = board["sections"][0]["models"][0]["cells"]["literary"]
+    for metric in ("pair_acc_s_up", "pair_acc_balanced", "contrast_pair_acc_balanced"):
+        assert cell[metric]["mean"] == pytest.approx(res["groups"]["cqa_creative"][f"{metric},none"]), metric
+
+
+def test_v1_era_results_still_load_with_the_new_columns_absent(tmp_path):
+    v1_era = Path(__file__).parent / "data" / "v1_era"
+    build([v1_era], tmp_path / "out", warn=lambda message: None)
+    board = json.loads((tmp_path / "out/leaderboard.json").read_text(encoding="utf-8"))
+    (sec,) = board["sections"]
+    assert sec["rank_by"] == "literary.pair_acc"  # no run has the primary score: rank as before
+    cell = sec["models"][0]["cells"]["literary"]
+    assert cell["pair_acc"]["n"] == 8
+    assert "contrast_pair_acc_balanced" not in cell and "pair_acc_s_up" not in cell
+    md = (tmp_path / "out/leaderboard.md").read_text(encoding="utf-8")
+    assert "| 1 | **v1-era**<br>hf: pretrained=/models/v1-era · limit=1 per task | — | 0.500 " in md

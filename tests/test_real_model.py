@@ -153,3 +153,59 @@ def test_per_token_view_sums_to_the_task_values(lm_eval_run, smollm2_dir, tmp_pa
             assert "".join(t for t, _ in spans) == prompts.continuation(doc[version])  # whole characters, zh too
             assert sum(d for _, d in spans) == pytest.approx(rec[key], abs=2e-3), (doc["id"], version)
     assert main(["tokens", "no-such-id", "--before", str(smollm2_dir), "--after", str(smollm2_dir), "--data", str(MINI)]) == 1
+
+
+@pytest.fixture(scope="module")
+def lm_eval_cli_run(smollm2_dir, tmp_path_factory):
+    """`lm_eval --tasks cqa_creative --limit 1` through the real CLI (the shipped bench, so every item
+    has a foreign Y'), with the printed table and the files it wrote."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("cli")
+    lm_eval = Path(sys.executable).with_name("lm_eval")
+    proc = subprocess.run(
+        [str(lm_eval), "--model", "hf-prefix", "--model_args", f"pretrained={smollm2_dir},dtype=float32",
+         "--tasks", "cqa_creative", "--device", "cpu", "--batch_size", "4", "--limit", "1",
+         "--output_path", str(out), "--log_samples"],
+        capture_output=True, text=True, env=os.environ | {"HF_HUB_OFFLINE": "1"}, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, out
+
+
+def test_lm_eval_prints_the_surprise_controlled_scores(lm_eval_cli_run):
+    from cqa_tasks.metric import METRICS
+
+    stdout, _ = lm_eval_cli_run
+    table_lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    for name in ("pair_acc_balanced", "pair_acc_s_up", "pair_acc_s_down", "share_s_up", "u_pair_acc",
+                 "u_pair_acc_balanced", "pair_acc_foreign", "contrast_pair_acc", "delta_contrast",
+                 "contrast_pair_acc_balanced"):
+        rows = [line for line in table_lines if name in {cell.strip() for cell in line.split("|")}]
+        # one row per leaf (8) and per group (cqa_creative, _en, _zh) in each of the two tables
+        assert len(rows) >= 8 + 3, (name, len(rows))
+    assert set(METRICS) <= {cell.strip() for line in table_lines for cell in line.split("|")}
+
+
+def test_cqa_score_gives_the_tasks_foreign_and_contrast_values(lm_eval_cli_run, smollm2_dir):
+    import json
+
+    from cqa_tasks.data import BENCH_FILE, load_records
+    from cqa_tasks.prompts import with_foreign_constraints
+    from cqa_tasks.scoring import Reader, score_items
+
+    _, out = lm_eval_cli_run
+    samples = [json.loads(line) for f in sorted(out.rglob("samples_cqa_creative_*.jsonl")) for line in f.read_text().splitlines()]
+    assert len(samples) == 8
+    wanted = {s["doc"]["id"]: s for s in samples[:2]}
+    items = [r for r in with_foreign_constraints(load_records(BENCH_FILE)) if r["id"] in wanted]
+    rows = score_items(Reader(str(smollm2_dir), batch_size=4), items)
+    for row in rows:
+        sample = wanted[row["id"]]
+        assert row["foreign_id"] == sample["doc"]["foreign_id"] == sample["cqa_item"]["foreign_id"]
+        for key in ("ll_cf_orig", "ll_cf_degr", "delta_contrast"):
+            assert row[key] == pytest.approx(sample["cqa_item"][key], abs=2e-3), key
+        assert row["contrast_pair_acc"] == sample["contrast_pair_acc"]

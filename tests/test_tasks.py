@@ -8,7 +8,8 @@ from lm_eval.api.model import LM
 
 from cqa_tasks import prompts
 from cqa_tasks.data import BENCH_FILE, data_dir, sha256_of, task_dir
-from cqa_tasks.metric import AGGREGATED_METRICS
+from cqa_tasks.metric import METRICS, aggregate
+from tests.lm_eval_files import HashLM
 
 LN2 = math.log(2)
 LEAVES = [f"{g}_{lang}_{d}" for g in ("cqa_creative", "cqa_factual") for lang in ("en", "zh") for d in ("ethos", "mythos", "lexis", "dianoia")]
@@ -98,7 +99,14 @@ def test_metrics_end_to_end_with_fake_lm(mini_path, mini_records):
     )
     assert r["acc_uncond_only,none"] == pytest.approx(0.5)  # all ll_u equal: ties
     assert r["cqa_item,none"] == 4
-    assert set(AGGREGATED_METRICS) <= {k.split(",")[0] for k in r}
+    assert set(METRICS) <= {k.split(",")[0] for k in r}
+    # TableLM gives every version the same ll_u: every pair is an S tie, so both surprise strata are
+    # empty and their accuracies are NaN (with a warning), never a silent 0.5.
+    assert r["share_s_up,none"] == pytest.approx(0.5)
+    for key in ("pair_acc_s_up", "pair_acc_s_down", "pair_acc_balanced", "u_pair_acc_balanced"):
+        assert math.isnan(r[f"{key},none"]), key
+    # mini.jsonl has one item per (group, lang): no foreign Y' to borrow, so the control is undefined
+    assert math.isnan(r["pair_acc_foreign,none"]) and math.isnan(r["contrast_pair_acc,none"])
     # every item's raw values are in the samples log
     samples = res["samples"]["cqa_custom"]
     rec = samples[0]["cqa_item"]
@@ -146,3 +154,56 @@ def test_match_task_pairs_foreign_constraints_deterministically(task_manager):
         assert d["foreign_constraints"] == foreign["constraints"]
     again = list(task_manager.load(["cqa_match"])["tasks"]["cqa_match"].test_docs())
     assert [d["foreign_id"] for d in again] == [d["foreign_id"] for d in docs]
+
+
+def test_group_rows_pool_leaves_exactly():
+    """Every group row equals the metric computed on all its items at once, on leaves of different
+    sizes (24, 20, 7 and 6 items) whose outcomes differ; a size-weighted mean of leaf values would not."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    _bench_records()
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()))
+    res = simple_evaluate(model=HashLM(), tasks=["cqa"], task_manager=tm, bootstrap_iters=0, log_samples=True)
+    items = {task: res["samples"][task] for task in LEAVES}
+    assert len({len(v) for v in items.values()}) > 1, "leaves must differ in size for this test to mean anything"
+    groups = {
+        "cqa": LEAVES,
+        "cqa_creative": [t for t in LEAVES if t.startswith("cqa_creative_")],
+        "cqa_factual_zh": [t for t in LEAVES if t.startswith("cqa_factual_zh_")],
+    }
+    naive_differs = 0
+    for group, leaves in groups.items():
+        for name in METRICS:
+            exact = aggregate(name, [row[name] for t in leaves for row in items[t]])
+            got = res["groups"][group][f"{name},none"]
+            assert got == pytest.approx(exact, nan_ok=True), (group, name)
+            sizes = [len(items[t]) for t in leaves]
+            leaf_values = [float(res["results"][t][f"{name},none"]) for t in leaves]
+            if all(not math.isnan(v) for v in leaf_values):
+                naive = sum(v * n for v, n in zip(leaf_values, sizes, strict=False)) / sum(sizes)
+                naive_differs += abs(naive - exact) > 1e-9
+    for t in LEAVES:  # leaves too: each is its own items' value
+        for name in ("pair_acc_s_up", "contrast_pair_acc_balanced", "delta_contrast"):
+            assert res["results"][t][f"{name},none"] == pytest.approx(aggregate(name, [r[name] for r in items[t]]), nan_ok=True)
+    assert naive_differs > 0  # the stratified values really need the exact pooling
+    json.loads(json.dumps(res["results"]))  # the pooled values serialise as plain numbers
+
+
+def test_six_requests_share_the_match_tasks_foreign_request(task_manager):
+    leaf = task_manager.load(["cqa_creative_en_ethos"])["tasks"]["cqa_creative_en_ethos"]
+    leaf.build_all_requests(limit=None, rank=0, world_size=1)
+    match = task_manager.load(["cqa_match"])["tasks"]["cqa_match"]
+    match.build_all_requests(limit=None, rank=0, world_size=1)
+    match_requests = {inst.doc["id"]: [i.args for i in match.instances if i.doc_id == inst.doc_id] for inst in match.instances}
+    by_doc = {}
+    for inst in leaf.instances:
+        by_doc.setdefault(inst.doc_id, []).append(inst)
+    for insts in by_doc.values():
+        insts.sort(key=lambda i: i.idx)
+        doc = insts[0].doc
+        assert len(insts) == 6
+        (c0, x_o), _, (_, x_d), _, (f_o, x_o2), (f_d, x_d2) = (i.args for i in insts)
+        assert f_o == f_d == prompts.conditional_context(doc["foreign_constraints"], doc["lang"]) != c0
+        assert (x_o2, x_d2) == (x_o, x_d)
+        assert (f_o, x_o) in match_requests[doc["id"]]  # the very request cqa_match makes

@@ -7,8 +7,11 @@
                model="/path/to/hf/model", lang="en")
     # -> {"i_bits": [...], "surprise_bits": [...], "residual_bits": [...], "mean_i_bits": ...}
 
-Give `degraded=[twin, ...]` as well to get the pair metrics (delta_i, pair_acc, ...), exactly as the
-lm-eval task computes them. The model is read from a local directory; nothing is downloaded.
+Give `degraded=[twin, ...]` as well to get the pair metrics exactly as the lm-eval task computes
+them (docs/metric.md): per item, and pooled over all pairs under `overall` (the primary score
+`contrast_pair_acc_balanced`, the surprise strata, U = I/S, the foreign-constraint control). With two
+or more pairs each borrows another pair's constraints as its foreign Y'. The model is read from a
+local directory; nothing is downloaded.
 """
 
 import datasets
@@ -46,21 +49,25 @@ class CalibratedSurprise(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, model, lang="en", degraded=None, dtype="float32", batch_size=8):
+        from cqa_tasks.metric import METRICS, aggregate
+        from cqa_tasks.prompts import with_foreign_constraints
         from cqa_tasks.scoring import Reader, pointwise_mi, score_items
 
         reader = Reader(model, dtype=dtype, batch_size=batch_size)
         if degraded is None:
             rows = pointwise_mi(reader, predictions, references, lang)
             out = {k: [r[k] for r in rows] for k in ("i_bits", "surprise_bits", "residual_bits", "i_bpb")}
+            out["u"] = [i / s if s > 0 else float("nan") for i, s in zip(out["i_bits"], out["surprise_bits"], strict=True)]
             out["mean_i_bits"] = sum(out["i_bits"]) / max(1, len(rows))
             return out
         items = [
-            {"id": str(k), "lang": lang, "constraints": y, "original": x, "degraded": d}
+            {"id": f"{k:06d}", "group": "custom", "lang": lang, "constraints": y, "original": x, "degraded": d}
             for k, (x, y, d) in enumerate(zip(predictions, references, degraded, strict=True))
         ]
-        rows = score_items(reader, items)
+        rows = score_items(reader, with_foreign_constraints(items))
         keys = [k for k in rows[0] if k != "id"] if rows else []
         out = {k: [r[k] for r in rows] for k in keys}
         out["mean_delta_i"] = sum(out["delta_i"]) / max(1, len(rows))
         out["pair_accuracy"] = sum(out["pair_acc"]) / max(1, len(rows))
+        out["overall"] = {name: aggregate(name, out[name]) for name in METRICS} if rows else {}
         return out
