@@ -1,5 +1,10 @@
 """The `cqa` command: one entry point, subcommands per job.
 
+This module is the root of the command, and it stays inside the plugin package: it imports nothing
+from `cqa_train` or `leaderboard`. Those packages add their subcommands through the `cqa.commands`
+entry-point group (pyproject.toml): each entry names a module with `add_parser(subparsers)` and,
+optionally, `normalize_argv(argv)`.
+
     cqa models list|prepare NAME|path NAME     embedded reader models under $CQA_HOME
     cqa bench validate FILE...                 schema and construction-rule checks
     cqa bench stats FILE...                    composition table
@@ -19,7 +24,6 @@ import argparse
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -40,30 +44,9 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_problems(files: list[str], check, strict: bool = False) -> int:
-    """Print every problem of every file as `file:line: field: message`; exit status 1 on any error.
-
-    `check(path)` returns (valid records, problems); shared by `bench validate` and `train validate`.
-    """
-    n_errors = n_records = 0
-    for name in files:
-        path = Path(name)
-        if not path.is_file():
-            print(f"{name}:0: <file>: not found")
-            n_errors += 1
-            continue
-        records, problems = check(path)
-        n_records += len(records)
-        for p in problems:
-            print(p)
-            n_errors += p.severity == "error" or strict
-    verdict = "FAILED" if n_errors else "OK"
-    print(f"{verdict}: {n_records} valid records in {len(files)} file(s), {n_errors} error(s)", file=sys.stderr)
-    return 1 if n_errors else 0
-
-
 def _bench_validate(args: argparse.Namespace) -> int:
     from cqa_tasks.data import check_file
+    from cqa_tasks.schema import report_problems
 
     return report_problems(args.files, check_file, args.strict)
 
@@ -176,38 +159,36 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--reality")
     score.set_defaults(func=_score)
 
-    from cqa_train.cli import add_parser as add_train_parser
-
-    add_train_parser(sub)
-
-    from cqa_train.compare import add_parser as add_compare_parser
-
-    add_compare_parser(sub)
-
-    from leaderboard.cli import add_parser as add_leaderboard_parser
-
-    add_leaderboard_parser(sub)
-
-    from cqa_train.study import add_parser as add_study_parser
-
-    add_study_parser(sub)
-
-    from cqa_train.token_view import add_parser as add_tokens_parser
-
-    add_tokens_parser(sub)
+    for module in command_modules():
+        module.add_parser(sub)
 
     tasks = sub.add_parser("tasks-path", help="print the task dir (for lm_eval --include_path)")
     tasks.set_defaults(func=_tasks_path)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from cqa_train.cli import TRAIN_ACTIONS
+COMMAND_GROUP = "cqa.commands"
+# Subcommands in this order in `cqa --help`; others that a package registers follow by name.
+COMMAND_ORDER = ("train", "compare", "leaderboard", "study", "tokens")
 
+
+def command_modules() -> list:
+    """The modules registered under the `cqa.commands` entry-point group, in COMMAND_ORDER."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}
+    names = [n for n in COMMAND_ORDER if n in found] + sorted(set(found) - set(COMMAND_ORDER))
+    return [importlib.import_module(found[n]) for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `cqa train RECIPE …` is shorthand for `cqa train run RECIPE …`
-    if len(argv) > 1 and argv[0] == "train" and argv[1] not in TRAIN_ACTIONS and not argv[1].startswith("-"):
-        argv.insert(1, "run")
+    modules = command_modules()
+    for module in modules:
+        normalize = getattr(module, "normalize_argv", None)
+        if normalize is not None:
+            argv = normalize(argv)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

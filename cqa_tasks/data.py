@@ -41,7 +41,12 @@ def resolve(path: str | Path) -> Path:
 
 
 def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Hex sha256 of a file, read in 1 MiB blocks (data files, model configs, checkpoints)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def check_file(path: Path) -> tuple[list[dict], list[Problem]]:

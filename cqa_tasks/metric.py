@@ -258,6 +258,28 @@ def item_record(
     return record
 
 
+def passage_bytes(text: str) -> int:
+    """Length of a passage as scored (stripped), in UTF-8 bytes: the unit of the per-byte values."""
+    return len(text.strip().encode("utf-8"))
+
+
+def score_item(item: Mapping, lls: Sequence[float]) -> dict:
+    """Every metric of METRICS for one item, plus its per-item record under ITEM_METRIC, from the
+    log-likelihoods of its requests in prompts.pair_requests order (4, or 6 with a foreign Y')."""
+    original = VersionScore(lls[0], lls[1], passage_bytes(item["original"]))
+    degraded = VersionScore(lls[2], lls[3], passage_bytes(item["degraded"]))
+    foreign = (lls[4], lls[5]) if len(lls) == 6 else None
+    out = pair_metrics(
+        original,
+        degraded,
+        constraint_overlap(item["original"], item["constraints"]),
+        constraint_overlap(item["degraded"], item["constraints"]),
+        foreign_ll_cond=foreign,
+    )
+    out[ITEM_METRIC] = item_record(item.get("id", ""), original, degraded, foreign, item.get("foreign_id"))
+    return out
+
+
 # ------------------------------------------------------------------------------------ pooling
 
 

@@ -1,4 +1,4 @@
-"""CQA-Bench item schema (design.md section 3) and its validator.
+"""CQA-Bench item schema (task_configs/DATACARD.md) and its validator.
 
 Pure functions over lines of text, so the same checks serve `cqa bench validate`, the lm-eval
 tasks (which refuse bad data before any scoring) and the tests. Every problem is reported as
@@ -8,7 +8,7 @@ tasks (which refuse bad data before any scoring) and the tests. Every problem is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cqa_tasks.metric import has_cjk
@@ -17,6 +17,11 @@ GROUPS = ("literary", "factual")
 LANGS = ("en", "zh")
 DIMENSIONS = ("ethos", "mythos", "lexis", "dianoia")
 CONSTRAINT_SOURCES = ("intent", "audience", "reality")
+# The lm-eval task family of each group. The literary group's tasks are `cqa_creative_*`: that name
+# is the plugin's public interface (`--tasks cqa_creative`); data, tables and reports say "literary".
+TASK_OF_GROUP = {"literary": "cqa_creative", "factual": "cqa_factual"}
+GROUP_OF_TASK_PREFIX = {task.removeprefix("cqa_"): group for group, task in TASK_OF_GROUP.items()}
+N_LEAF_TASKS = len(GROUPS) * len(LANGS) * len(DIMENSIONS)  # one per group x language x dimension
 REQUIRED_FIELDS = (
     "id",
     "group",
@@ -92,7 +97,7 @@ def _check_record(obj: object, path: str, line: int) -> list[Problem]:
                     problems.append(err(f"constraints.{key}", "unknown constraint (allowed: intent, audience, reality)"))
     if problems:
         return problems
-    # Construction rules (design.md section 3): warnings, errors under --strict.
+    # Construction rules (task_configs/DATACARD.md): warnings, errors under --strict.
     original, degraded = obj["original"], obj["degraded"]
     if original.strip() == degraded.strip():
         problems.append(err("degraded", "identical to original"))
@@ -106,8 +111,13 @@ def _check_record(obj: object, path: str, line: int) -> list[Problem]:
     return problems
 
 
-def validate_lines(lines: Iterable[str], path: str = "<data>") -> tuple[list[dict], list[Problem]]:
-    """Parse and check JSONL lines. Returns the valid records and every problem found."""
+def validate_jsonl(
+    lines: Iterable[str], path: str, check: Callable[[object, str, int], list[Problem]]
+) -> tuple[list[dict], list[Problem]]:
+    """Parse JSONL lines and check each record with `check(obj, path, line)`; ids must be unique.
+
+    Returns the valid records and every problem found. Shared by the bench and training-data validators.
+    """
     records: list[dict] = []
     problems: list[Problem] = []
     first_line_of_id: dict[str, int] = {}
@@ -119,20 +129,50 @@ def validate_lines(lines: Iterable[str], path: str = "<data>") -> tuple[list[dic
         except json.JSONDecodeError as e:
             problems.append(Problem(path, number, "<json>", f"not valid JSON ({e.msg} at column {e.colno})"))
             continue
-        found = _check_record(obj, path, number)
+        found = check(obj, path, number)
         problems.extend(found)
         if any(p.severity == "error" for p in found):
             continue
-        if obj["id"] in first_line_of_id:
-            problems.append(
-                Problem(path, number, "id", f"duplicate id {obj['id']!r} (first on line {first_line_of_id[obj['id']]})")
-            )
-            continue
-        first_line_of_id[obj["id"]] = number
+        rid = obj.get("id")
+        if rid is not None:
+            if rid in first_line_of_id:
+                problems.append(Problem(path, number, "id", f"duplicate id {rid!r} (first on line {first_line_of_id[rid]})"))
+                continue
+            first_line_of_id[rid] = number
         records.append(obj)
     if not records and not problems:
         problems.append(Problem(path, 0, "<file>", "no records"))
     return records, problems
+
+
+def validate_lines(lines: Iterable[str], path: str = "<data>") -> tuple[list[dict], list[Problem]]:
+    """Parse and check CQA-Bench JSONL lines. Returns the valid records and every problem found."""
+    return validate_jsonl(lines, path, _check_record)
+
+
+def report_problems(files: list[str], check: Callable, strict: bool = False) -> int:
+    """Print every problem of every file as `file:line: field: message`; exit status 1 on any error.
+
+    `check(path)` returns (valid records, problems); shared by `bench validate` and `train validate`.
+    """
+    import sys
+    from pathlib import Path
+
+    n_errors = n_records = 0
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}:0: <file>: not found")
+            n_errors += 1
+            continue
+        records, problems = check(path)
+        n_records += len(records)
+        for p in problems:
+            print(p)
+            n_errors += p.severity == "error" or strict
+    verdict = "FAILED" if n_errors else "OK"
+    print(f"{verdict}: {n_records} valid records in {len(files)} file(s), {n_errors} error(s)", file=sys.stderr)
+    return 1 if n_errors else 0
 
 
 def errors_only(problems: list[Problem], strict: bool = False) -> list[Problem]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cqa_tasks import prompts
-from cqa_tasks.metric import VersionScore, constraint_overlap, item_record, pair_metrics
+from cqa_tasks.metric import ITEM_METRIC, VersionScore, passage_bytes, score_item
 
 
 @dataclass
@@ -93,20 +93,9 @@ def score_items(reader: Reader, items: Sequence[Mapping]) -> list[dict]:
     lls = reader.loglikelihood([r for requests in per_item for r in requests])
     out, at = [], 0
     for k, (item, requests) in enumerate(zip(items, per_item, strict=True)):
-        ll = lls[at : at + len(requests)]
+        scores = score_item({"id": str(k)} | dict(item), lls[at : at + len(requests)])
         at += len(requests)
-        original = VersionScore(ll[0], ll[1], len(item["original"].strip().encode("utf-8")))
-        degraded = VersionScore(ll[2], ll[3], len(item["degraded"].strip().encode("utf-8")))
-        foreign = (ll[4], ll[5]) if len(ll) == 6 else None
-        metrics = pair_metrics(
-            original,
-            degraded,
-            constraint_overlap(item["original"], item["constraints"]),
-            constraint_overlap(item["degraded"], item["constraints"]),
-            foreign_ll_cond=foreign,
-        )
-        record = item_record(item.get("id", str(k)), original, degraded, foreign, item.get("foreign_id"))
-        out.append(record | metrics)
+        out.append(scores.pop(ITEM_METRIC) | scores)
     return out
 
 
@@ -119,7 +108,7 @@ def pointwise_mi(reader: Reader, passages: Sequence[str], constraints: Sequence[
     lls = reader.loglikelihood(requests)
     out = []
     for k, x in enumerate(passages):
-        v = VersionScore(lls[2 * k], lls[2 * k + 1], len(x.strip().encode("utf-8")))
+        v = VersionScore(lls[2 * k], lls[2 * k + 1], passage_bytes(x))
         out.append(
             {
                 "i_bits": v.pmi_bits,

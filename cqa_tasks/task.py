@@ -15,20 +15,9 @@ from lm_eval.api.task import ConfigurableTask
 
 import cqa_tasks.lm_metrics  # noqa: F401  (registers the metric names)
 from cqa_tasks import data, prompts
-from cqa_tasks.metric import (
-    ITEM_METRIC,
-    VersionScore,
-    constraint_overlap,
-    item_record,
-    match_metrics,
-    pair_metrics,
-)
+from cqa_tasks.metric import VersionScore, match_metrics, passage_bytes, score_item
 
 _FILTERS = ("group", "lang", "dimension")
-
-
-def _n_bytes(text: str) -> int:
-    return len(text.strip().encode("utf-8"))
 
 
 class CalibratedSurpriseTask(ConfigurableTask):
@@ -88,19 +77,7 @@ class CalibratedSurpriseTask(ConfigurableTask):
 
     # ---------------------------------------------------------------- metrics
     def process_results(self, doc: dict, results: list) -> dict:
-        lls = [ll for ll, _ in results]
-        original = VersionScore(lls[0], lls[1], _n_bytes(doc["original"]))
-        degraded = VersionScore(lls[2], lls[3], _n_bytes(doc["degraded"]))
-        foreign = (lls[4], lls[5]) if len(lls) == 6 else None
-        out = pair_metrics(
-            original,
-            degraded,
-            constraint_overlap(doc["original"], doc["constraints"]),
-            constraint_overlap(doc["degraded"], doc["constraints"]),
-            foreign_ll_cond=foreign,
-        )
-        out[ITEM_METRIC] = item_record(doc["id"], original, degraded, foreign, doc.get("foreign_id"))
-        return out
+        return score_item(doc, [ll for ll, _ in results])
 
 
 class ConstraintMatchTask(CalibratedSurpriseTask):
@@ -124,5 +101,5 @@ class ConstraintMatchTask(CalibratedSurpriseTask):
 
     def process_results(self, doc: dict, results: list) -> dict:
         (ll_own, _), (ll_u, _), (ll_foreign, _) = results
-        own = VersionScore(ll_own, ll_u, _n_bytes(doc["original"]))
+        own = VersionScore(ll_own, ll_u, passage_bytes(doc["original"]))
         return match_metrics(own, ll_foreign)

@@ -1,4 +1,4 @@
-"""Training data: BC-Protocol annotations (design.md section 4), LIMA-style and plain SFT pairs.
+"""Training data: BC-Protocol annotations (cqa_train/data/DATACARD.md), LIMA-style and plain SFT pairs.
 
 Validators report `file:line: field: message`. The response-only ablation is derived here, in code,
 from the BC records (same tasks and responses, reasoning removed), so it is never stored twice.
@@ -6,14 +6,13 @@ from the BC records (same tasks and responses, reasoning removed), so it is neve
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cqa_tasks.schema import DIMENSIONS, LANGS, Problem
+from cqa_tasks.schema import DIMENSIONS, LANGS, Problem, validate_jsonl
 
 KINDS = ("appreciation", "generation")
 ASPECTS = ("intent", "audience", "reality", "craft")
@@ -92,39 +91,17 @@ def _check_sft(obj: dict, err) -> list[Problem]:
 
 def validate_lines(lines: Iterable[str], path: str = "<data>", expect: str | None = None) -> tuple[list[dict], list[Problem]]:
     """Parse and check JSONL training records; `expect` forces 'bc' or 'sft' (else detected per line)."""
-    records: list[dict] = []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
 
-        def err(field: str, message: str, _n: int = number) -> Problem:
-            return Problem(path, _n, field, message)
+    def check(obj: object, path: str, number: int) -> list[Problem]:
+        def err(field: str, message: str) -> Problem:
+            return Problem(path, number, field, message)
 
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            problems.append(err("<json>", f"not valid JSON ({e.msg} at column {e.colno})"))
-            continue
         if not isinstance(obj, dict):
-            problems.append(err("<record>", "expected a JSON object"))
-            continue
+            return [err("<record>", "expected a JSON object")]
         kind = expect or detect_format(obj)
-        found = _check_bc(obj, err) if kind == "bc" else _check_sft(obj, err)
-        if found:
-            problems += found
-            continue
-        rid = obj.get("id")
-        if rid is not None:
-            if rid in seen:
-                problems.append(err("id", f"duplicate id {rid!r} (first on line {seen[rid]})"))
-                continue
-            seen[rid] = number
-        records.append(obj)
-    if not records and not problems:
-        problems.append(Problem(path, 0, "<file>", "no records"))
-    return records, problems
+        return _check_bc(obj, err) if kind == "bc" else _check_sft(obj, err)
+
+    return validate_jsonl(lines, path, check)
 
 
 def resolve(path: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""`cqa train …` subcommands (registered on the `cqa` parser by cqa_tasks.cli)."""
+"""`cqa train …` subcommands (registered on the `cqa` command through the `cqa.commands` entry point)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from cqa_tasks.cli import report_problems
+    from cqa_tasks.schema import report_problems
     from cqa_train.annotations import validate_lines
 
     return report_problems(args.files, lambda path: validate_lines(path.read_text(encoding="utf-8").splitlines(), str(path)))
@@ -101,6 +101,13 @@ def _recipes(args: argparse.Namespace) -> int:
 
 
 TRAIN_ACTIONS = ("run", "validate", "coverage", "recipes")
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """`cqa train RECIPE …` is shorthand for `cqa train run RECIPE …`."""
+    if len(argv) > 1 and argv[0] == "train" and argv[1] not in TRAIN_ACTIONS and not argv[1].startswith("-"):
+        return [argv[0], "run", *argv[1:]]
+    return argv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

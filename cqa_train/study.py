@@ -140,8 +140,9 @@ def write_report(cfg: StudyConfig, evals: dict[str, Path], model_dirs: dict[str,
     """compare.md/json/png of every evaluated checkpoint against the base (None before there is one),
     and tokens.html: the per-token view, base vs the latest checkpoint, of the literary items whose
     ΔI it changed most."""
-    from cqa_train.compare import compare_runs, load_run, write_outputs
     from cqa_train.token_view import write_token_view
+    from leaderboard.compare import compare_runs, load_run
+    from leaderboard.compare_report import write_outputs
 
     if "base" not in evals or len(evals) < 2:
         return None

@@ -6,7 +6,7 @@ For an item's version v (original or degraded) and its continuation tokens x_t, 
 
 computed with the task's own requests and tokenization (cqa_tasks.prompts, cqa_tasks.scoring.Reader),
 once with the model before training and once after, and drawn as an HTML heat-map
-(cqa_train.compare.token_heatmap_section): red where Y raised the token's probability, blue where
+(token_heatmap_section below): red where Y raised the token's probability, blue where
 it lowered it, and a third row with the change after − before.
 """
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import html
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cqa_tasks.metric import LN2  # nats -> bits, as for I itself
 
@@ -53,6 +55,99 @@ def per_token_bits(
     return [(text, sum(lp_c[k] - lp_u[k] for k in idx) / LN2) for text, idx in token_spans(decode, ids_c)]
 
 
+# ---------------------------------------------------------------------------------------------- HTML heat map
+
+
+TOKEN_VIEW_TITLE = "Per-token Δ log p: log p(x_t | H, Y, x<t) − log p(x_t | H, x<t)"
+
+
+def _cell_style(value: float, scale: float) -> str:
+    if not math.isfinite(value):
+        return "background:#ddd"
+    a = 0.0 if scale == 0 else min(1.0, abs(value) / scale)
+    # red: the context raised log p of the token; blue: lowered it
+    rgb = "214,39,40" if value > 0 else "31,119,180"
+    return f"background:rgba({rgb},{a:.3f})"
+
+
+def _token_row(tokens: Sequence[tuple[str, float]], scale: float, unit: str) -> str:
+    spans = []
+    for text, value in tokens:
+        v = float(value)
+        tip = f"{v:+.3f} {unit}" if math.isfinite(v) else "n/a"
+        spans.append(
+            f'<span style="{_cell_style(v, scale)}" title="{html.escape(tip)}">{html.escape(str(text))}</span>'
+        )
+    return "".join(spans)
+
+
+def token_heatmap_section(
+    before: Sequence[tuple[str, float]],
+    after: Sequence[tuple[str, float]],
+    *,
+    title: str = TOKEN_VIEW_TITLE,
+    labels: tuple[str, str] = ("before training", "after training"),
+    unit: str = "nats",
+) -> str:
+    """One passage before and after training, as an HTML fragment (pure: no model, no I/O).
+
+    Each token is an escaped <span> coloured by the sign of its value (red > 0, blue < 0), opacity by
+    |value| on one scale shared by both rows so they can be compared. When both lists tokenize the
+    passage identically, a third row shows the change (after − before).
+    """
+    rows = [(labels[0], list(before)), (labels[1], list(after))]
+    for name, toks in rows:
+        for t in toks:
+            if len(t) != 2:
+                raise ValueError(f"{name}: each token must be (text, delta_logprob), got {t!r}")
+    finite = [abs(float(v)) for _, toks in rows for _, v in toks if math.isfinite(float(v))]
+    scale = max(finite, default=0.0)
+    body = [f"<h3>{html.escape(title)}</h3>"]
+    body.append(
+        f'<p class="legend"><span style="{_cell_style(1, 1)}">&nbsp;raised&nbsp;</span> '
+        f'<span style="{_cell_style(-1, 1)}">&nbsp;lowered&nbsp;</span> '
+        f"full colour = {scale:.3f} {html.escape(unit)}; hover a token for its value</p>"
+    )
+    for name, toks in rows:
+        body.append(
+            f'<div class="row"><div class="label">{html.escape(name)}</div><div class="text">{_token_row(toks, scale, unit)}</div></div>'
+        )
+    if [t for t, _ in before] == [t for t, _ in after] and before:
+        change = [(t, float(a) - float(b)) for (t, b), (_, a) in zip(before, after, strict=True)]
+        c_scale = max((abs(v) for _, v in change if math.isfinite(v)), default=0.0)
+        body.append(
+            f'<div class="row"><div class="label">change ({html.escape(labels[1])} − {html.escape(labels[0])}); '
+            f"full colour = {c_scale:.3f} {html.escape(unit)}</div>"
+            f'<div class="text">{_token_row(change, c_scale, unit)}</div></div>'
+        )
+    return "<section>\n" + "\n".join(body) + "\n</section>"
+
+
+def render_token_page(sections: Sequence[str], title: str, intro: str = "") -> str:
+    """A self-contained HTML page around fragments from `token_heatmap_section` (`intro` is escaped)."""
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:1em auto}"
+        ".row{margin:1em 0}.label{font-size:80%;color:#555}"
+        ".text{white-space:pre-wrap;line-height:1.7;font-family:serif}"
+        ".legend{font-size:80%}section{border-top:1px solid #ccc;margin-top:1.5em}"
+    )
+    head = f"<h2>{html.escape(title)}</h2>\n" + (f"<p>{html.escape(intro)}</p>\n" if intro else "")
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
+        + html.escape(title)
+        + f"</title><style>{style}</style></head><body>\n"
+        + head
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )
+
+
+def render_token_heatmap(before: Sequence[tuple[str, float]], after: Sequence[tuple[str, float]], **options: Any) -> str:
+    """Self-contained HTML heat-map of one passage; `options` as for `token_heatmap_section`."""
+    title = options.get("title", TOKEN_VIEW_TITLE)
+    return render_token_page([token_heatmap_section(before, after, **options)], title)
+
+
 def item_views(reader, items: Sequence[Mapping]) -> dict[str, dict[str, list[tuple[str, float]]]]:
     """{item id: {version: [(text, d bits), …]}} for each item, from one Reader (four requests an item)."""
     from cqa_tasks import prompts
@@ -74,7 +169,6 @@ def render_items(
     labels: tuple[str, str],
 ) -> str:
     """One page: per item, a heat-map for the original and one for the degraded twin."""
-    from cqa_train.compare import render_token_page, token_heatmap_section
 
     sections = []
     for item in items:

@@ -17,9 +17,6 @@ process writes the manifest and exports.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -29,12 +26,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cqa_tasks.data import sha256_of
 from cqa_train import annotations
 from cqa_train.recipe import Recipe, RecipeError
+from cqa_train.run_state import (
+    base_identity,
+    callbacks,
+    comparable_recipe,
+    export_adapter,
+    library_versions,
+    log_to,
+    losses,
+    merge_exports,
+    read_manifest,
+    write_manifest,
+)
 
 IGNORE_INDEX = -100
 PLAIN_TEMPLATE = "### Task\n{prompt}\n\n### Response\n"  # for base models without a chat template
-MANIFEST = "manifest.json"
 log = logging.getLogger("cqa_train")
 
 
@@ -64,21 +73,13 @@ def check_causal_lm(path: Path) -> Any:
     return config
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_examples(recipe: Recipe) -> tuple[list[annotations.SFTExample], dict[str, str]]:
     """All examples of the recipe's data files (validated), and each file's sha256."""
     records, variants, hashes = [], [], {}
     for name in recipe.data:
         path = annotations.resolve(name)
         file_records = annotations.load(path)
-        hashes[str(path)] = sha256_file(path)
+        hashes[str(path)] = sha256_of(path)
         variant = recipe.variant if all("reasoning" in r for r in file_records) else "plain"
         records += file_records
         variants += [variant] * len(file_records)
@@ -151,170 +152,13 @@ class PadCollator:
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-# -------------------------------------------------------------------------------------- manifest
-def library_versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": sys.version.split()[0]}
-    for dist in ("cqa", "torch", "transformers", "peft", "accelerate", "datasets", "lm_eval"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-def base_identity(path: Path, config: Any) -> dict[str, Any]:
-    identity = {"path": str(path), "model_type": config.model_type, "config_sha256": sha256_file(path / "config.json")}
-    stamp = path / "cqa_model.json"
-    if stamp.is_file():
-        identity["embedded"] = json.loads(stamp.read_text())
-    weights = sorted(path.glob("*.safetensors"))
-    identity["weights_bytes"] = sum(w.stat().st_size for w in weights)
-    return identity
-
-
-def read_manifest(run: Path) -> dict | None:
-    f = run / MANIFEST
-    return json.loads(f.read_text()) if f.is_file() else None
-
-
-def write_manifest(run: Path, manifest: dict) -> None:
-    tmp = run / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(run / MANIFEST)  # atomic: a crash never leaves a half-written manifest
-
-
-def _comparable(recipe: dict) -> dict:
-    # output_dir may be spelled differently (relative vs absolute) for the same run; a key added to
-    # Recipe after a run was started is read at its default, so the run still resumes
-    defaults = {f.name: f.default for f in dataclasses.fields(Recipe) if f.default is not dataclasses.MISSING}
-    return {k: v for k, v in (defaults | recipe).items() if k not in ("output_dir", "notes")}
-
-
-# --------------------------------------------------------------------------------------- exports
-def export_adapter(model, tokenizer, target: Path) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
-def merge_adapter(base_path: Path, adapter: Path, target: Path, dtype: str) -> None:
-    """Base + LoRA merged into a plain HF directory (loadable with lm_eval `pretrained=`)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=getattr(torch, dtype))
-    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    merged.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(adapter).save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
 # ------------------------------------------------------------------------------------------ main
-RUN_LOGGERS = ("cqa_train", "transformers", "peft")
+def _check_run(recipe: Recipe, run: Path, overwrite: bool, stop_after_epoch: int | None, main_process: bool):
+    """Every check before any training (bad input fails here, on every rank).
 
-
-def _log_to(path: Path) -> None:
-    """Send the run's log records to `path`, and no longer to an earlier run's file: one process may
-    train several runs (cqa study), and each train.log must hold its own run only."""
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.set_name("cqa-run-log")
-    for name in RUN_LOGGERS:
-        logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if h.get_name() == "cqa-run-log"]:
-            logger.removeHandler(old)
-            old.close()
-        logger.addHandler(handler)
-
-
-def _callbacks(run: Path, tokenizer, manifest: dict, started: float, stop_after_epoch: int | None = None):
-    from tqdm.auto import tqdm
-    from transformers import TrainerCallback
-
-    class ProgressAndLog(TrainerCallback):
-        """A bar with loss, tokens/s and ETA; every log event also goes to train_log.jsonl."""
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train", unit="step",
-                            disable=not state.is_world_process_zero, dynamic_ncols=True)
-            self.t0, self.tokens0 = time.time(), state.num_input_tokens_seen
-
-        def on_step_end(self, args, state, control, **kw):
-            self.bar.update(state.global_step - self.bar.n)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not state.is_world_process_zero or not logs:
-                return
-            elapsed = max(1e-9, time.time() - self.t0)
-            tok_s = (state.num_input_tokens_seen - self.tokens0) / elapsed
-            if "loss" in logs:
-                self.bar.set_postfix(loss=f"{logs['loss']:.4f}", tok_s=f"{tok_s:.0f}")
-            event = {"step": state.global_step, "epoch": state.epoch, "time": time.time(), "tokens_seen": state.num_input_tokens_seen, **logs}
-            with (run / "train_log.jsonl").open("a") as f:
-                f.write(json.dumps(event) + "\n")
-            log.info("step %s: %s", state.global_step, {k: v for k, v in logs.items()})
-
-        def on_epoch_end(self, args, state, control, model=None, **kw):
-            epoch = round(state.epoch or 0)
-            if stop_after_epoch is not None and epoch >= stop_after_epoch:
-                # every rank stops; the checkpoint saved here is where the next call resumes
-                control.should_save = True
-                control.should_training_stop = True
-            if not state.is_world_process_zero:
-                return
-            if manifest["recipe"]["save_every_epoch"] and epoch >= 1:
-                export_adapter(model, tokenizer, run / f"epoch-{epoch}" / "adapter")
-                manifest["exports"][f"epoch-{epoch}"] = {"global_step": state.global_step, "epoch": epoch}
-                manifest["loss_per_step"] = _losses(state.log_history)
-                manifest["wall_seconds"] = manifest["wall_seconds_before"] + time.time() - started
-                write_manifest(run, manifest)
-
-        def on_train_end(self, args, state, control, **kw):
-            self.bar.close()
-
-    return [ProgressAndLog()]
-
-
-def _losses(history: list[dict]) -> list[dict]:
-    return [{"step": h["step"], "loss": h["loss"], "epoch": h.get("epoch")} for h in history if "loss" in h]
-
-
-def merge_exports(run: Path, base_path: Path, names: list[str], dtype: str) -> None:
-    """A merged HF dir beside every exported adapter that lacks one (after a crash too)."""
-    for name in names:
-        d = run / name
-        if not (d / "merged" / "config.json").is_file():
-            print(f"cqa train: merging {d.name}", file=sys.stderr)
-            merge_adapter(base_path, d / "adapter", d / "merged", dtype)
-
-
-def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None = None) -> Path:
-    """Run (or resume, or skip if finished) the recipe. Returns the run directory.
-
-    `stop_after_epoch=K` pauses the run once epoch K is exported and merged, with a checkpoint there;
-    the same call without it (or with a later K) continues the same run, so its epochs equal an
-    uninterrupted run's (the study evaluates epoch K before training K+1).
+    Returns (examples, data sha256s, base model path, its config, the previous manifest or None,
+    done): `done` is True when there is nothing to train (finished, or paused at the asked epoch).
     """
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-    from transformers.trainer_utils import get_last_checkpoint
-
-    rank = int(os.environ.get("RANK", "0"))
-    main_process = rank == 0
-    run = recipe.resolved_output_dir().resolve()
-
-    # --- every check before any training (bad input fails here, on every rank)
     examples, data_hashes = load_examples(recipe)
     base_path = resolve_base_model(recipe.base_model)
     config = check_causal_lm(base_path)
@@ -323,7 +167,7 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
         shutil.rmtree(run)
         previous = None
     if previous:
-        was, now = _comparable(previous["recipe"]), _comparable(recipe.to_dict())
+        was, now = comparable_recipe(previous["recipe"]), comparable_recipe(recipe.to_dict())
         if was != now:
             changed = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
             raise RecipeError(f"{run} holds a different run (changed: {', '.join(changed)}); choose another output_dir or pass --overwrite")
@@ -331,32 +175,31 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
             raise RecipeError(f"{run} was trained on different data files (sha256 differs); use --overwrite or a new output_dir")
         if previous.get("status") == "finished":
             print(f"cqa train: {recipe.name} already finished: {run} (use --overwrite to train again)", file=sys.stderr)
-            return run
+            return examples, data_hashes, base_path, config, previous, True
         if stop_after_epoch is not None and f"epoch-{stop_after_epoch}" in previous.get("exports", {}):
             if main_process:
                 merge_exports(run, base_path, sorted(previous["exports"]), recipe.dtype)
             print(f"cqa train: {recipe.name} already has epoch {stop_after_epoch}: {run}", file=sys.stderr)
-            return run
+            return examples, data_hashes, base_path, config, previous, True
     elif main_process and run.exists() and any(run.iterdir()) and not overwrite:
         raise RecipeError(f"{run} exists and is not a cqa run directory; choose another output_dir")
+    return examples, data_hashes, base_path, config, previous, False
 
-    if main_process:  # other ranks only read; the main process owns the run directory
-        run.mkdir(parents=True, exist_ok=True)
-        _log_to(run / "train.log")
-        log.setLevel(logging.INFO)
 
-    torch.manual_seed(recipe.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+def _tokenized(recipe: Recipe, tokenizer, examples: list[annotations.SFTExample]) -> tuple[list[dict], bool]:
+    """The training features (examples whose prompt fits max_length) and whether the chat template is used."""
     chat = uses_chat_template(tokenizer, recipe)
     features = [f for ex in examples if (f := tokenize_example(tokenizer, ex, chat, recipe.max_length))]
     if not features:
         raise RecipeError(f"recipe {recipe.name}: every prompt is longer than max_length={recipe.max_length} tokens")
     if len(features) < len(examples):
         log.warning("%d examples dropped: the prompt alone exceeds max_length=%d", len(examples) - len(features), recipe.max_length)
+    return features, chat
 
-    started = time.time()
+
+def _started_manifest(recipe: Recipe, previous: dict | None, base_path: Path, config: Any, data_hashes: dict,
+                      features: list[dict], chat: bool) -> dict:
+    """The manifest of a new run, or the previous one marked running again."""
     manifest = previous or {
         "recipe": recipe.to_dict(),
         "base_model": base_identity(base_path, config),
@@ -374,8 +217,15 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
     manifest["status"] = "running"  # also when resuming a paused or killed run
     manifest["wall_seconds_before"] = manifest.get("wall_seconds", 0.0)
     manifest["resumes"] = manifest.get("resumes", -1) + 1
-    if main_process:
-        write_manifest(run, manifest)
+    return manifest
+
+
+def _lora_trainer(recipe: Recipe, run: Path, base_path: Path, tokenizer, features: list[dict], hooks: list):
+    """A transformers Trainer over the base model with LoRA adapters, as the recipe says."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=getattr(torch, recipe.dtype))
     lora = LoraConfig(
@@ -417,27 +267,24 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
         args=args,
         train_dataset=features,
         data_collator=PadCollator(tokenizer.pad_token_id),
-        callbacks=_callbacks(run, tokenizer, manifest, started, stop_after_epoch),
+        callbacks=hooks,
     )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
-    last = get_last_checkpoint(str(run / "checkpoints")) if (run / "checkpoints").is_dir() else None
-    if last:
-        log.info("resuming from %s", last)
-        print(f"cqa train: resuming from {last}", file=sys.stderr)
-    trainer.train(resume_from_checkpoint=last)
+    return trainer
 
-    if not trainer.is_world_process_zero():
-        return run
+
+def _finish(run: Path, recipe: Recipe, trainer, tokenizer, base_path: Path, manifest: dict, started: float) -> None:
+    """After training: pause (stop_after_epoch) or finish: `final`, merged models, the manifest."""
     state = trainer.state
     if state.global_step < state.max_steps:  # paused by stop_after_epoch: not finished
         merge_exports(run, base_path, sorted(manifest["exports"]), recipe.dtype)
-        manifest.update(global_step=state.global_step, loss_per_step=_losses(state.log_history),
+        manifest.update(global_step=state.global_step, loss_per_step=losses(state.log_history),
                         wall_seconds=manifest["wall_seconds_before"] + time.time() - started, status="paused")
         write_manifest(run, manifest)
         print(f"cqa train: paused after epoch {round(state.epoch or 0)} at step {state.global_step} of {state.max_steps}: "
               f"{run} (run again to continue)", file=sys.stderr)
-        return run
+        return
     last_epoch = max((int(k.split("-")[1]) for k in manifest["exports"]), default=None)
     final = run / "final"
     if final.is_symlink() or final.is_file():
@@ -451,11 +298,53 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
     manifest.update(
         status="finished",
         global_step=state.global_step,
-        loss_per_step=_losses(state.log_history),
+        loss_per_step=losses(state.log_history),
         wall_seconds=manifest["wall_seconds_before"] + time.time() - started,
         final={"global_step": state.global_step, "epoch": state.epoch, "path": str(final.resolve())},
     )
     manifest.pop("wall_seconds_before", None)
     write_manifest(run, manifest)
     print(f"cqa train: finished {run}", file=sys.stderr)
+
+
+def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None = None) -> Path:
+    """Run (or resume, or skip if finished) the recipe. Returns the run directory.
+
+    `stop_after_epoch=K` pauses the run once epoch K is exported and merged, with a checkpoint there;
+    the same call without it (or with a later K) continues the same run, so its epochs equal an
+    uninterrupted run's (the study evaluates epoch K before training K+1).
+    """
+    import torch
+    from transformers import AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    run = recipe.resolved_output_dir().resolve()
+    examples, data_hashes, base_path, config, previous, done = _check_run(recipe, run, overwrite, stop_after_epoch, main_process)
+    if done:
+        return run
+    if main_process:  # other ranks only read; the main process owns the run directory
+        run.mkdir(parents=True, exist_ok=True)
+        log_to(run / "train.log")
+        log.setLevel(logging.INFO)
+
+    torch.manual_seed(recipe.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    features, chat = _tokenized(recipe, tokenizer, examples)
+    started = time.time()
+    manifest = _started_manifest(recipe, previous, base_path, config, data_hashes, features, chat)
+    if main_process:
+        write_manifest(run, manifest)
+
+    hooks = callbacks(run, tokenizer, manifest, started, stop_after_epoch)
+    trainer = _lora_trainer(recipe, run, base_path, tokenizer, features, hooks)
+    last = get_last_checkpoint(str(run / "checkpoints")) if (run / "checkpoints").is_dir() else None
+    if last:
+        log.info("resuming from %s", last)
+        print(f"cqa train: resuming from {last}", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=last)
+    if trainer.is_world_process_zero():
+        _finish(run, recipe, trainer, tokenizer, base_path, manifest, started)
     return run

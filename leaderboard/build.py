@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leaderboard.lm_eval_output import find_results_files
 from leaderboard.plots import standalone
-from leaderboard.reading import Run, find_results_files, label_for, load_run
+from leaderboard.reading import Run, label_for, load_run
 from leaderboard.render_html import section_plots, to_html
 from leaderboard.render_text import Provenance, to_csv, to_json, to_markdown
 from leaderboard.surprise_plot import caption, plot_surprise
@@ -84,7 +85,7 @@ def surprise_plots(sections: list[Section], out: Path) -> dict[str, tuple[str, l
     for section in sections:
         runs = {row.label: [p for leaf in row.leaves for p in leaf.points] for row in section.rows}
         name = f"plots/{section.slug}_surprise.png"
-        if plot_surprise(runs, out / name, f"{section.title}: ΔI against S(original) − S(twin)") is not None:
+        if plot_surprise(runs, out / name, f"{section.title}\nΔI against S(original) − S(twin)") is not None:
             links[section.slug] = (name, [(label, caption(points)) for label, points in runs.items() if points])
     return links
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cqa_tasks.metric import PRIMARY_METRIC
+from cqa_tasks.schema import DIMENSIONS, LANGS
 from leaderboard.identity import args_string, format_params
-from leaderboard.reading import DIMENSIONS, LANGS, Run
+from leaderboard.reading import Run
 from leaderboard.stats import Estimate
 from leaderboard.table import Row, Section
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from leaderboard.reading import DIMENSIONS
+from cqa_tasks.schema import DIMENSIONS
 from leaderboard.stats import Estimate
 from leaderboard.table import Section
 

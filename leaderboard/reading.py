@@ -6,16 +6,14 @@ should have, is reported through `warn` and left out; the rest of the leaderboar
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cqa_tasks.metric import METRICS as METRIC_SPECS
+from cqa_tasks.schema import GROUP_OF_TASK_PREFIX
 from leaderboard.identity import (
     display_name,
     identity_key,
@@ -23,6 +21,16 @@ from leaderboard.identity import (
     normalize_dtype,
     normalize_model_args,
     parse_model_args,
+)
+from leaderboard.lm_eval_output import (
+    LEAF_TASK,
+    OutputError,
+    SampleLineError,
+    date_from_name,
+    number,
+    read_results,
+    sample_rows,
+    samples_path,
 )
 from leaderboard.surprise_plot import SurprisePoint, point_from_sample
 
@@ -33,11 +41,6 @@ PROPORTIONS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.unit
 # Per-item values kept from samples files: every metric but the balanced ones, which are
 # recomputed from their two strata after pooling (table.cell_estimate).
 ITEM_METRICS = tuple(name for name, spec in METRIC_SPECS.items() if spec.pooling != "balanced")
-GROUPS = {"creative": "literary", "factual": "factual"}
-LANGS = ("en", "zh")
-DIMENSIONS = ("ethos", "mythos", "lexis", "dianoia")
-LEAF_TASK = re.compile(r"^cqa_(creative|factual)_(en|zh)_(ethos|mythos|lexis|dianoia)$")
-RESULTS_NAME = re.compile(r"^results_(.+)\.json$")
 UNKNOWN = "unknown"
 
 
@@ -85,26 +88,6 @@ class Run:
         return datetime.fromtimestamp(self.date, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def find_results_files(dirs: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(root, file) for every results_*.json below the given dirs, each file once, sorted."""
-    seen: dict[Path, tuple[Path, Path]] = {}
-    for root in dirs:
-        root = Path(root)
-        candidates = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
-        for path in candidates:
-            if path.is_file():
-                seen.setdefault(path.resolve(), (root.parent if root.is_file() else root, path))
-    return sorted(seen.values(), key=lambda rp: str(rp[1]))
-
-
-def _number(value: Any) -> float | None:
-    """A finite float, or None for "N/A", missing, bool or non-finite values."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _leaf_size(row: dict, n_samples: Any) -> int | None:
     for value in (row.get("cqa_item,none"), row.get("sample_len")):
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
@@ -125,18 +108,18 @@ def read_leaf(task: str, row: Any, task_config: Any, n_samples: Any) -> Leaf | s
     means: dict[str, float] = {}
     stderrs: dict[str, float | None] = {}
     for metric in METRICS:
-        mean = _number(row.get(f"{metric},none"))
+        mean = number(row.get(f"{metric},none"))
         if mean is None:
             continue
         means[metric] = mean
-        stderrs[metric] = _number(row.get(f"{metric}_stderr,none"))
+        stderrs[metric] = number(row.get(f"{metric}_stderr,none"))
     if "pair_acc" not in means:
         return "no numeric pair_acc"
     meta = task_config.get("metadata") if isinstance(task_config, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     return Leaf(
         task=task,
-        group=GROUPS[match.group(1)],
+        group=GROUP_OF_TASK_PREFIX[match.group(1)],
         lang=match.group(2),
         dimension=match.group(3),
         bench_version=str(meta.get("bench_version") or UNKNOWN),
@@ -157,20 +140,19 @@ def read_samples(path: Path, n: int) -> dict[str, list[float]]:
     """
     columns: dict[str, list[float]] = {m: [] for m in ITEM_METRICS}
     carried = dict.fromkeys(ITEM_METRICS, 0)
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if len(lines) != n:
-        raise ValueError(f"{len(lines)} items, the results file says {n}")
-    for lineno, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"line {lineno}: {e.msg}") from None
+    try:
+        rows = list(sample_rows(path))
+    except SampleLineError as e:
+        raise ValueError(f"line {e.line}: {e.error.msg}") from None
+    if len(rows) != n:
+        raise ValueError(f"{len(rows)} items, the results file says {n}")
+    for lineno, record in rows:
         if not isinstance(record, dict):
             raise ValueError(f"line {lineno}: not an object")
         for metric in ITEM_METRICS:
             if metric not in record:
                 continue
-            value = _number(record[metric])
+            value = number(record[metric])
             if value is not None:
                 columns[metric].append(value)
                 carried[metric] += 1
@@ -181,14 +163,6 @@ def read_samples(path: Path, n: int) -> dict[str, list[float]]:
     if "pair_acc" not in usable:
         raise ValueError("no per-item pair_acc")
     return usable
-
-
-def _samples_path(results_path: Path, task: str) -> Path | None:
-    match = RESULTS_NAME.match(results_path.name)
-    if not match:
-        return None
-    path = results_path.with_name(f"samples_{task}_{match.group(1)}.jsonl")
-    return path if path.is_file() else None
 
 
 def label_for(root: Path, path: Path) -> str:
@@ -206,11 +180,9 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
     Problems with single tasks or samples files go to `warn`; the rest of the file is kept.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        return f"not valid JSON (truncated or corrupt?): {e}"
-    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        return "not an lm-eval results file (no `results` object)"
+        data = read_results(path)
+    except OutputError as e:
+        return str(e)
 
     configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
     n_samples = data.get("n-samples") if isinstance(data.get("n-samples"), dict) else {}
@@ -222,12 +194,12 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
         if isinstance(leaf, str):
             warn(path, f"ignoring task {task}: {leaf}")
             continue
-        samples_path = _samples_path(path, task)
-        if samples_path is not None:
+        samples = samples_path(path, task)
+        if samples is not None:
             try:
-                leaf = _with_samples(leaf, read_samples(samples_path, leaf.n), read_points(samples_path))
+                leaf = _with_samples(leaf, read_samples(samples, leaf.n), read_points(samples))
             except (OSError, UnicodeDecodeError, ValueError) as e:
-                warn(samples_path, f"samples file ignored ({e}); using the results file's stderr")
+                warn(samples, f"samples file ignored ({e}); using the results file's stderr")
         leaves[task] = leaf
     if not leaves:
         return "no CQA-Bench tasks (cqa_creative_* / cqa_factual_*) in it"
@@ -238,7 +210,7 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
     if not args and data.get("model_name"):
         args = {"pretrained": str(data["model_name"])}
     backend = normalize_backend(config.get("model"))
-    date = _number(data.get("date")) or _date_from_name(path)
+    date = number(data.get("date")) or date_from_name(path)
     params = config.get("model_num_parameters")
     return Run(
         path=path,
@@ -251,24 +223,14 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
         num_parameters=params if isinstance(params, int) and not isinstance(params, bool) else None,
         dtype=args.get("dtype") or (normalize_dtype(model_dtype) if model_dtype else UNKNOWN),
         lm_eval_version=str(data.get("lm_eval_version") or UNKNOWN),
-        limit=_number(config.get("limit")),
+        limit=number(config.get("limit")),
         leaves=leaves,
     )
 
 
-def _date_from_name(path: Path) -> float:
-    """Fallback for results without `date`: the time lm-eval put in the file name (taken as UTC)."""
-    match = RESULTS_NAME.match(path.name)
-    try:
-        stamp = datetime.strptime(match.group(1), "%Y-%m-%dT%H-%M-%S.%f") if match else None
-    except ValueError:
-        return 0.0
-    return stamp.replace(tzinfo=timezone.utc).timestamp() if stamp else 0.0
-
-
 def read_points(path: Path) -> tuple[SurprisePoint, ...]:
     """(ΔS, ΔI) of every item of a samples file that carries them (read_samples has vetted the file)."""
-    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    rows = (row for _, row in sample_rows(path))
     return tuple(p for row in rows if isinstance(row, dict) and (p := point_from_sample(row)) is not None)
 
 

@@ -103,7 +103,7 @@ def plot_surprise(runs: Mapping[str, Sequence[SurprisePoint]], out: Path, title:
     labels = list(runs)[:MAX_PANELS]
     cols = min(3, len(labels))
     rows = math.ceil(len(labels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(6.0, 5.2 * cols), 4.4 * rows), squeeze=False)
     for ax in axes.flat[len(labels) :]:
         ax.set_visible(False)
     for ax, label in zip(axes.flat, labels, strict=False):

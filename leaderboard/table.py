@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from cqa_tasks.metric import METRICS as METRIC_SPECS
 from cqa_tasks.metric import PRIMARY_METRIC
+from cqa_tasks.schema import DIMENSIONS, LANGS
 from leaderboard.identity import disambiguate
-from leaderboard.reading import DIMENSIONS, LANGS, METRICS, PROPORTIONS, UNKNOWN, Leaf, Run
+from leaderboard.reading import METRICS, PROPORTIONS, UNKNOWN, Leaf, Run
 from leaderboard.stats import (
     Estimate,
     balanced_estimate,

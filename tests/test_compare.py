@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from cqa_train import compare, stats
+from cqa_train import token_view
+from leaderboard import compare, compare_report, paired_runs
+from leaderboard import paired_stats as stats
 
 DATE_OLD = "2026-01-01T10-00-00.000001"
 DATE = "2026-01-02T10-00-00.123456"
@@ -116,7 +118,7 @@ def runs(tmp_path: Path) -> tuple[Path, Path]:
 
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cqa")
-    compare.add_parser(parser.add_subparsers(dest="command", required=True))
+    compare_report.add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["compare", *argv])
     return args.func(args)
 
@@ -196,12 +198,12 @@ def test_run_resolution_latest_timestamp_and_subdir(tmp_path: Path) -> None:
 
 
 def test_parse_epoch() -> None:
-    assert compare.parse_epoch({"pretrained": "/m/base", "peft": "/ckpt/run1/epoch-3"}) == 3
-    assert compare.parse_epoch("pretrained=/ckpt/lora_epoch_12/merged,dtype=float32") == 12
-    assert compare.parse_epoch({"pretrained": "/m/base"}, [{"cqa_epoch": 2}]) == 2
-    assert compare.parse_epoch({"pretrained": "/m/base", "cqa_epoch": "1.5"}) == 1.5
-    assert compare.parse_epoch({"pretrained": "/m/smollm2"}) is None
-    assert compare.parse_epoch({"pretrained": "/m/epochal2"}) is None
+    assert paired_runs.parse_epoch({"pretrained": "/m/base", "peft": "/ckpt/run1/epoch-3"}) == 3
+    assert paired_runs.parse_epoch("pretrained=/ckpt/lora_epoch_12/merged,dtype=float32") == 12
+    assert paired_runs.parse_epoch({"pretrained": "/m/base"}, [{"cqa_epoch": 2}]) == 2
+    assert paired_runs.parse_epoch({"pretrained": "/m/base", "cqa_epoch": "1.5"}) == 1.5
+    assert paired_runs.parse_epoch({"pretrained": "/m/smollm2"}) is None
+    assert paired_runs.parse_epoch({"pretrained": "/m/epochal2"}) is None
 
 
 # ------------------------------------------------------------------------------------------- compare
@@ -316,14 +318,14 @@ def test_no_epoch_plot_without_epochs(tmp_path: Path) -> None:
 def test_heatmap_escapes_and_colours() -> None:
     before = [("<script>alert(1)</script>", 0.5), (" & ", -1.0), ('"q"', 0.0)]
     after = [("<script>alert(1)</script>", 2.0), (" & ", -0.25), ('"q"', 0.0)]
-    page = compare.render_token_heatmap(before, after, title="<i>t</i>")
+    page = token_view.render_token_heatmap(before, after, title="<i>t</i>")
     assert "<script>" not in page and "<i>t</i>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and " &amp; " in page and "&quot;q&quot;" in page
     assert page.startswith("<!DOCTYPE html>") and "http" not in page  # self-contained
     assert "rgba(214,39,40,1.000)" in page  # the largest positive value: full red
     assert "rgba(31,119,180,0.500)" in page  # -1.0 on a shared scale of 2.0: half blue
     assert "change (after training − before training)" in page  # same tokens: a change row
-    mismatched = compare.render_token_heatmap(before, after[:2])
+    mismatched = token_view.render_token_heatmap(before, after[:2])
     assert "change (" not in mismatched
 
 
@@ -351,7 +353,8 @@ def fake_runs(tmp_path_factory):
 
 def test_compare_reports_the_primary_score_per_stratum_and_the_surprise_plot(fake_runs, tmp_path):
     from cqa_tasks.metric import PRIMARY_METRIC, aggregate
-    from cqa_train.compare import compare_runs, load_run, write_outputs
+    from leaderboard.compare import compare_runs, load_run
+    from leaderboard.compare_report import write_outputs
     from leaderboard.surprise_plot import spearman
 
     root, res = fake_runs
@@ -386,7 +389,8 @@ def test_compare_reports_the_primary_score_per_stratum_and_the_surprise_plot(fak
 def test_compare_still_reads_v1_era_samples_without_the_new_scores(fake_runs, tmp_path):
     """A checked-in run written before the surprise-controlled scores: it loads, its strata come from
     s_orig/s_degr, and its primary score is absent (n/a), not 0."""
-    from cqa_train.compare import compare_runs, load_run, write_outputs
+    from leaderboard.compare import compare_runs, load_run
+    from leaderboard.compare_report import write_outputs
 
     root, _ = fake_runs
     old = load_run(str(Path(__file__).parent / "data" / "v1_era" / "hash-lm"))

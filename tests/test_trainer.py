@@ -67,7 +67,7 @@ def test_subset_samples_both_languages_and_is_recorded():
 
 
 def test_run_from_before_a_new_recipe_key_still_resumes():
-    from cqa_train.trainer import _comparable
+    from cqa_train.run_state import comparable_recipe as _comparable
 
     now = recipes.load("cqa_cot").to_dict()
     older = {k: v for k, v in now.items() if k != "subset"}  # a manifest written before `subset` existed
@@ -106,13 +106,13 @@ def test_masked_prompt_labels_by_hand():
 def test_each_run_log_holds_its_own_run_only(tmp_path):
     import logging
 
-    from cqa_train.trainer import RUN_LOGGERS, _log_to
+    from cqa_train.run_state import RUN_LOGGERS, log_to
 
     first, second = tmp_path / "a.log", tmp_path / "b.log"
     try:
-        _log_to(first)
+        log_to(first)
         logging.getLogger("cqa_train").warning("run a")
-        _log_to(second)  # a second run in the same process (cqa study trains several)
+        log_to(second)  # a second run in the same process (cqa study trains several)
         logging.getLogger("transformers").warning("run b")
     finally:
         for name in RUN_LOGGERS:
