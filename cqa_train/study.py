@@ -32,7 +32,7 @@ from pathlib import Path
 # slowdown measured by benchmarks/eval_speed.py.
 SECONDS_PER_TRAIN_EXAMPLE = 3.5
 SECONDS_PER_EVAL_REQUEST = {"float32": 0.31, "bfloat16": 1.0}
-EVAL_REQUESTS_PER_ITEM = 4
+EVAL_REQUESTS_PER_ITEM = 6  # prompts.pair_requests: o|Y, o, d|Y, d, o|Y′, d|Y′
 
 
 @dataclass
@@ -67,13 +67,14 @@ class StudyConfig:
 
 def _n_eval_items(cfg: StudyConfig) -> int:
     from cqa_tasks.data import BENCH_FILE, load_records
+    from cqa_tasks.schema import N_LEAF_TASKS
 
     if cfg.metadata and cfg.metadata.get("data"):
         n = len(load_records(cfg.metadata["data"]))
         return min(n, cfg.limit) if cfg.limit else n
     records = load_records(BENCH_FILE)
     if cfg.limit:
-        return min(len(records), 16 * cfg.limit)  # 16 leaf tasks
+        return min(len(records), N_LEAF_TASKS * cfg.limit)  # --limit applies per leaf task
     return len(records)
 
 
