@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -82,6 +83,50 @@ def _bench_stats(args: argparse.Namespace) -> int:
     records = [r for f in args.files for r in load_records(f)]
     print(composition_table(records))
     return 0
+
+
+def _bench_audit(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from cqa_tasks import audit, prompts
+    from cqa_tasks.data import load_records
+    from cqa_tasks.models import cqa_home
+    from cqa_tasks.reader_cache import import_run, loglikelihoods, resolve_reader
+
+    bands = audit.Bands(cell=tuple(args.cell_band), group=tuple(args.group_band), min_cell=args.min_cell)
+    for name, (lo, hi) in (("--cell-band", bands.cell), ("--group-band", bands.group)):
+        if not 0 <= lo <= hi <= 1:
+            print(f"cqa bench audit: error: {name}: want 0 <= LO <= HI <= 1, got {lo} {hi}", file=sys.stderr)
+            return 2
+    items = [r for f in args.files for r in load_records(f)]
+    requests = [r for item in items for r in prompts.pair_requests(item)]  # o|Y, o, d|Y, d
+    runs = dict(spec.split("=", 1) for spec in args.from_run)
+    diffs: dict[str, dict[str, audit.PairDiffs]] = {}
+    for reader in args.reader:
+        spec, _, dtype = reader.partition("@")
+        dtype = dtype or args.dtype
+        model_dir = resolve_reader(spec)
+        if reader in runs:
+            added = import_run(Path(runs[reader]), model_dir, cqa_home() / "audit", dtype)
+            print(f"cqa bench audit: {added} log-likelihoods of {reader} taken from {runs[reader]}", file=sys.stderr)
+        bar = tqdm(total=None, desc=f"audit {spec}", unit="request", disable=None)
+
+        def progress(done: int, total: int, bar=bar) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        lls = loglikelihoods(model_dir, requests, cqa_home() / "audit", dtype, args.batch_size, progress)
+        bar.close()
+        diffs[reader] = {item["id"]: audit.pair_diffs(*lls[4 * k : 4 * k + 4]) for k, item in enumerate(items)}
+    result = audit.audit(items, diffs, bands, n_worst=args.worst)
+    print(audit.render(result))
+    if args.json:
+        from cqa_tasks.audit import to_json
+
+        payload = to_json(result) | {"files": args.files, "dtype": args.dtype, "items": audit.item_table(items, diffs)}
+        Path(args.json).write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0 if result.passed else 1
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -145,6 +190,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = bsub.add_parser("stats", help="print the composition table")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_bench_stats)
+    p = bsub.add_parser(
+        "audit",
+        help="is the benchmark balanced on surprise, ll_c, length and overlap? exit 1 if a share leaves its band",
+    )
+    p.add_argument("files", nargs="+")
+    p.add_argument("--reader", action="append", default=[], metavar="NAME_OR_DIR[@DTYPE]",
+                   help="an embedded reader (see `cqa models list`) or a model dir, optionally @bfloat16; repeatable")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="dtype of readers given without @DTYPE (default: %(default)s)")
+    p.add_argument("--from-run", action="append", default=[], metavar="READER=DIR",
+                   help="reuse what an lm-eval run of READER (as given to --reader) computed: its samples under DIR")
+    p.add_argument("--batch-size", type=int, default=4, help="requests per forward pass (default: %(default)s)")
+    p.add_argument("--cell-band", nargs=2, type=float, default=[0.35, 0.65], metavar=("LO", "HI"),
+                   help="allowed share in a group x language x dimension cell (default: 0.35 0.65)")
+    p.add_argument("--group-band", nargs=2, type=float, default=[0.42, 0.58], metavar=("LO", "HI"),
+                   help="allowed share in each group overall (default: 0.42 0.58)")
+    p.add_argument("--min-cell", type=int, default=10, help="cells with fewer pairs are shown, not held to the band")
+    p.add_argument("--worst", type=int, default=3, help="items listed per flagged share (default: %(default)s)")
+    p.add_argument("--json", help="also write the shares, flags and per-item differences as JSON")
+    p.set_defaults(func=_bench_audit)
 
     score = sub.add_parser("score", help="Calibrated Surprise with any local HF causal LM")
     score.add_argument("items", nargs="*", help="CQA-Bench JSONL files")

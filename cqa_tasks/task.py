@@ -31,7 +31,9 @@ class CalibratedSurpriseTask(ConfigurableTask):
     def download(self, dataset_kwargs=None, **kwargs) -> None:
         options = dict(self.config.dataset_kwargs or {})
         metadata = dict(self.config.metadata or {})
-        source = options.get("data") or metadata.get("data")
+        # --metadata '{"data": FILE}' replaces the shipped file for every task: a user's own data, or
+        # an earlier benchmark version (cqa_bench_v1.jsonl), split into the same groups and leaves.
+        source = metadata.get("data") or options.get("data")
         if not source:
             raise ValueError(
                 f"{self.config.task}: no data file given. Pass it as "

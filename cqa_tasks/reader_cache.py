@@ -1,0 +1,116 @@
+"""Log-likelihoods of (context, continuation) requests under a local reader, cached on disk by request.
+
+`cqa bench audit` scores every item with every reader; a second audit, or an audit of a revised file
+whose items mostly did not change, must not score anything twice. The cache is one JSON file per
+reader identity (model config, weight sizes, dtype) under `$CQA_HOME/audit/`, keyed by the sha256
+of each request's text, and written atomically after every batch, so an interrupted audit resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Request = tuple[str, str]
+
+
+def request_key(request: Request) -> str:
+    context, continuation = request
+    return hashlib.sha256(f"{context}\x00{continuation}".encode()).hexdigest()[:32]
+
+
+def reader_identity(model_dir: Path, dtype: str) -> str:
+    """What makes two readers the same: the model's config, its weight files' sizes, and the dtype."""
+    h = hashlib.sha256((model_dir / "config.json").read_bytes())
+    for weights in sorted(model_dir.glob("*.safetensors")):
+        h.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    h.update(dtype.encode())
+    return h.hexdigest()[:16]
+
+
+def resolve_reader(spec: str) -> Path:
+    """An embedded reader's name (prepared once, see `cqa models`) or a local HF model directory."""
+    from cqa_tasks import models
+
+    if spec in models.MODELS:
+        return models.prepare(spec)
+    path = Path(spec).expanduser()
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"reader {spec}: not an embedded reader ({', '.join(models.MODELS)}) nor a model directory")
+    return path.resolve()
+
+
+def import_run(run_dir: Path, model_dir: Path, cache_dir: Path, dtype: str = "float32") -> int:
+    """Put the log-likelihoods an lm-eval run of this reader already computed into its cache.
+
+    Reads every `samples_cqa_*.jsonl` below `run_dir` (written with --log_samples); the requests
+    are rebuilt from each row's doc (prompts.pair_requests), the values taken from its per-item
+    record. The run must have used the same reader and dtype. Returns the number of requests added.
+    """
+    from cqa_tasks import prompts
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{reader_identity(model_dir, dtype)}.json"
+    cache: dict[str, float] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    before = len(cache)
+    fields = ("ll_c_orig", "ll_u_orig", "ll_c_degr", "ll_u_degr", "ll_cf_orig", "ll_cf_degr")
+    for samples in sorted(Path(run_dir).rglob("samples_cqa_*.jsonl")):
+        for line in samples.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            record, doc = row.get("cqa_item"), row.get("doc")
+            if not isinstance(record, dict) or not isinstance(doc, dict):
+                continue
+            for request, name in zip(prompts.pair_requests(doc), fields, strict=False):
+                if isinstance(record.get(name), (int, float)):
+                    cache.setdefault(request_key(request), float(record[name]))
+    _save(path, cache)
+    return len(cache) - before
+
+
+def _save(path: Path, cache: dict[str, float]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def loglikelihoods(
+    model_dir: Path,
+    requests: Sequence[Request],
+    cache_dir: Path,
+    dtype: str = "float32",
+    batch_size: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[float]:
+    """log p(continuation | context) in nats for every request, scoring only those not cached yet.
+
+    Tokenisation reproduces lm-eval's `hf` backend (scoring.Reader) and shared prefixes are computed
+    once (prefix_scoring), so the numbers are the task's own. `progress(done, total)` after each batch.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{reader_identity(model_dir, dtype)}.json"
+    cache: dict[str, float] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    keys = [request_key(r) for r in requests]
+    missing = sorted({k: r for k, r in zip(keys, requests, strict=True) if k not in cache}.items())
+    if missing:
+        from cqa_tasks.prefix_scoring import score_pairs
+        from cqa_tasks.scoring import Reader
+
+        reader = Reader(str(model_dir), dtype=dtype)
+        pairs = [reader.encode_pair(*request) for _, request in missing]
+        pad = reader.tokenizer.pad_token_id if reader.tokenizer.pad_token_id is not None else 0
+        done = 0
+
+        def on_batch(indices: list[int], answers: list[tuple[float, bool]]) -> None:
+            nonlocal done
+            for i, (ll, _) in zip(indices, answers, strict=True):
+                cache[missing[i][0]] = ll
+            done += len(indices)
+            _save(path, cache)
+            if progress is not None:
+                progress(done, len(missing))
+
+        score_pairs(reader.model, pairs, rows_per_batch=max(2, batch_size), pad_token_id=pad, on_batch=on_batch)
+    return [cache[k] for k in keys]
