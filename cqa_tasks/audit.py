@@ -155,7 +155,7 @@ def render(result: AuditResult) -> str:
     lines.append(f"FAILED: {sum(len(c.flagged) for c in flagged)} share(s) outside their band in {len(flagged)} cell(s).")
     for cell in flagged:
         for c in cell.flagged:
-            ids = ", ".join(f"{i} ({v:+.1f})" for i, v in result.worst[cell.name][c])
+            ids = ", ".join(f"{i} ({v:+.3g})" for i, v in result.worst[cell.name][c])
             lines.append(f"- {cell.name}: {column_title(c)} = {cell.shares[c]:.2f}; largest differences: {ids}")
     return "\n".join(lines)
 

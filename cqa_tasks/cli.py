@@ -123,8 +123,10 @@ def _bench_audit(args: argparse.Namespace) -> int:
     print(audit.render(result))
     if args.json:
         from cqa_tasks.audit import to_json
+        from cqa_tasks.data import resolve, sha256_of
 
-        payload = to_json(result) | {"files": args.files, "dtype": args.dtype, "items": audit.item_table(items, diffs)}
+        files = {str(f): sha256_of(resolve(f)) for f in args.files}
+        payload = to_json(result) | {"files": files, "items": audit.item_table(items, diffs)}
         Path(args.json).write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0 if result.passed else 1
 
