@@ -29,11 +29,12 @@ class HumanJudgmentTask(CalibratedSurpriseTask):
 
     def download(self, dataset_kwargs=None, **kwargs) -> None:
         metadata = dict(self.config.metadata or {})
-        source = metadata.get("data")
+        # --metadata is shared by every task of a run: `pairs_data` / `ratings_data` let one run take both
+        source = metadata.get(f"{self.KIND}_data") or metadata.get("data")
         if not source:
             raise ValueError(
-                f"{self.config.task}: no data file given. Pass it as --metadata "
-                f"'{{\"data\": \"/path/to/{self.KIND}.jsonl\"}}' (check it with `cqa meta-eval validate {self.KIND} FILE`)."
+                f"{self.config.task}: no data file given. Pass it as --metadata '{{\"data\": \"/path/to/{self.KIND}.jsonl\"}}' "
+                f"(or \"{self.KIND}_data\" beside other tasks' files; check it with `cqa meta-eval validate {self.KIND} FILE`)."
             )
         criteria = human_data.parse_criteria(metadata.get("criteria")) if self.KIND == "ratings" else None
         records, used, path = human_data.load(source, self.KIND, criteria)
@@ -42,6 +43,7 @@ class HumanJudgmentTask(CalibratedSurpriseTask):
         records = prompts.with_foreign_prompts(records)
         self.config.metadata = metadata | {
             "human_kind": self.KIND,
+            "data": str(source),
             "data_file": path.name,
             "data_sha256": data.sha256_of(path),
             "n_records": len(records),

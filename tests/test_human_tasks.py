@@ -136,3 +136,17 @@ def test_undefined_scores_drop_out_of_their_statistic():
     tau = human_metric.AGGREGATIONS["cqa_kendall_tau_b"]
     assert math.isnan(tau([it["tau:contrast:c"] for it in items]))
     assert tau([it["tau:i:c"] for it in items]) == pytest.approx(-1.0)
+
+
+def test_one_run_takes_both_files(tmp_path):
+    """--metadata is shared by the tasks of a run: pairs_data / ratings_data name each task's file."""
+    from lm_eval.tasks import TaskManager
+
+    from cqa_tasks.data import task_dir
+
+    pairs, ratings = write_jsonl(tmp_path / "p.jsonl", PAIRS), write_jsonl(tmp_path / "r.jsonl", RATINGS)
+    metadata = {"pairs_data": str(pairs), "ratings_data": str(ratings), "data": "unused.jsonl"}
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()), metadata=metadata)
+    tasks = tm.load(["cqa_human_pairs", "cqa_human_ratings"])["tasks"]
+    assert tasks["cqa_human_pairs"].config.metadata["data_file"] == "p.jsonl"
+    assert tasks["cqa_human_ratings"].config.metadata["data_file"] == "r.jsonl"
