@@ -18,7 +18,6 @@ statistic over all items of the task at once: τ is never a mean of per-item val
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,8 +184,7 @@ def _pairs(items: Sequence) -> tuple:
 
 def _field(estimate: Callable[[tuple], agreement.Estimate], prepare: Callable, part: str) -> Callable[[Sequence], float]:
     def aggregate(items: Sequence) -> float:
-        value = getattr(estimate(prepare(items)), part)
-        return float(value) if value is not None else math.nan
+        return float(getattr(estimate(prepare(items)), part))
 
     aggregate.__name__ = f"{estimate.__name__.strip('_')}_{part}"
     return aggregate

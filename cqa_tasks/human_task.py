@@ -4,7 +4,7 @@
     lm_eval --tasks cqa_human_ratings --metadata '{"data": "ratings.jsonl", "criteria": ["coherence"]}' …
 
 Both score each text with and without its prompt and under a foreign prompt (prompts.text_requests;
-a pair's six requests are in the bench's order, so `hf-prefix` shares their prefixes the same way),
+a pair's six requests are in the bench's order),
 and report, per score of cqa_tasks.human_metric, how well it agrees with the human judgments. Their
 metric names depend on the file's criteria, so `aggregation()` and `higher_is_better()` are built
 here rather than listed in the YAML. The data are validated when the task is built, before any
