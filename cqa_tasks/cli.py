@@ -12,6 +12,7 @@ optionally, `normalize_argv(argv)`.
     cqa train RECIPE [key=value…]              LoRA SFT (also: train validate|coverage|recipes)
     cqa compare RUN… --reference RUN           Δ(ΔI) statistics between lm-eval runs
     cqa leaderboard RESULTS_DIR… -o OUT/      leaderboard (md/csv/json/offline HTML) from lm-eval output dirs
+    cqa meta-eval RESULTS_DIR… [-o OUT]        agreement with human judgments (cqa_human_* runs); convert, validate
     cqa study [--epochs N …]                   the CQA study end to end (make study)
     cqa tasks-path                             the dir for lm_eval --include_path (fallback)
 
@@ -236,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMAND_GROUP = "cqa.commands"
 # Subcommands in this order in `cqa --help`; others that a package registers follow by name.
-COMMAND_ORDER = ("train", "compare", "leaderboard", "study", "tokens")
+COMMAND_ORDER = ("train", "compare", "leaderboard", "meta-eval", "study", "tokens")
 
 
 def command_modules() -> list:

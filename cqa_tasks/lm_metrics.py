@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import lm_eval.api.metrics  # noqa: F401  (registers the built-in `mean` aggregation first)
 from lm_eval.api.registry import register_aggregation, register_metric
 
+from cqa_tasks.human_metric import AGGREGATIONS as HUMAN_AGGREGATIONS
+from cqa_tasks.human_metric import HUMAN_ITEM_METRIC
 from cqa_tasks.metric import (
     AGGREGATION_OF_POOLING,
     ITEM_METRIC,
@@ -112,13 +114,15 @@ AGGREGATIONS = {
     "cqa_count": count_pairs,
     AGGREGATION_OF_POOLING["defined"]: mean_where_defined,
     AGGREGATION_OF_POOLING["balanced"]: balanced,
+    # agreement with human judgments (cqa_human_pairs, cqa_human_ratings): accuracy, τ-b, ρ and their
+    # bootstrap bounds, each over all items of the task
+    **HUMAN_AGGREGATIONS,
 }
 for _name, _fn in AGGREGATIONS.items():
     try:
         register_aggregation(_name)(_fn)
     except ValueError:  # already registered by an earlier import of this module
         pass
-
 
 
 def _register(name: str, higher_is_better: bool, aggregation: str):
@@ -136,6 +140,7 @@ METRIC_FUNCTIONS = {
     name: _register(name, spec.higher_is_better, AGGREGATION_OF_POOLING[spec.pooling]) for name, spec in METRICS.items()
 }
 METRIC_FUNCTIONS[ITEM_METRIC] = _register(ITEM_METRIC, True, "cqa_count")
+METRIC_FUNCTIONS[HUMAN_ITEM_METRIC] = _register(HUMAN_ITEM_METRIC, True, "cqa_count")
 for _name in ("match_acc", "match_margin"):
     METRIC_FUNCTIONS[_name] = _register(_name, True, "mean")
 

@@ -74,3 +74,64 @@ def pair_requests(item: Mapping) -> list[tuple[str, str]]:
         foreign = conditional_context(item["foreign_constraints"], lang)
         requests += [(foreign, x_o), (foreign, x_d)]
     return requests
+
+
+# ------------------------------------------------------------------ human-judged data (cqa_human_*)
+# Y is a writing prompt there, not the bench's three constraints: one labelled line, then the same
+# header H, so a text is scored on the same tokens with and without its prompt.
+PROMPT_LABEL = {"en": "Writing prompt", "zh": "写作题目"}
+
+
+def render_prompt(prompt: str, lang: str) -> str:
+    """Y for a human-judged text: `Writing prompt: <prompt>` (`写作题目：<prompt>`), then a blank line."""
+    return f"{PROMPT_LABEL[lang]}{_SEP[lang]}{prompt.strip()}\n\n"
+
+
+def prompt_context(prompt: str, lang: str) -> str:
+    return render_prompt(prompt, lang) + HEADER[lang]
+
+
+def with_foreign_prompts(records: Sequence[Mapping]) -> list[dict]:
+    """Each record with `foreign_id` and `foreign_prompt`: another record's prompt, Y'.
+
+    Within each language, the distinct prompts are ordered by the smallest id that uses them, and
+    prompt k borrows prompt k + m//2 (mod m) of the m prompts. Pairing prompts rather than records
+    keeps Y' different from Y when several texts answer one prompt (HANNA: 11 stories a prompt);
+    with one prompt per record it is the record rule k -> k + n//2 over records sorted by id.
+    `foreign_id` is the smallest id using the borrowed prompt. A language with a single prompt
+    gets None for both: there is no other prompt to borrow.
+    """
+    first_id: dict[tuple[str, str], str] = {}
+    for r in sorted(records, key=lambda r: r["id"]):
+        first_id.setdefault((r["lang"], r["prompt"].strip()), r["id"])
+    by_lang: dict[str, list[tuple[str, str]]] = {}
+    for (lang, prompt), rid in sorted(first_id.items(), key=lambda kv: kv[1]):
+        by_lang.setdefault(lang, []).append((prompt, rid))
+    borrowed: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for lang, prompts in by_lang.items():
+        m = len(prompts)
+        for k, (prompt, _) in enumerate(prompts):
+            borrowed[(lang, prompt)] = prompts[(k + m // 2) % m] if m > 1 else None
+    out = []
+    for r in records:
+        other = borrowed[(r["lang"], r["prompt"].strip())]
+        out.append(dict(r) | {"foreign_id": other and other[1], "foreign_prompt": other and other[0]})
+    return out
+
+
+def text_requests(prompt: str, foreign_prompt: str | None, lang: str, text: str) -> list[tuple[str, str]]:
+    """One human-judged text: text | Y, text, and where there is a foreign prompt, text | Y'."""
+    x = continuation(text)
+    requests = [(prompt_context(prompt, lang), x), (unconditional_context(lang), x)]
+    if foreign_prompt:
+        requests.append((prompt_context(foreign_prompt, lang), x))
+    return requests
+
+
+def human_pair_requests(item: Mapping) -> list[tuple[str, str]]:
+    """A human-judged pair, in the bench's order: chosen | Y, chosen, rejected | Y, rejected, and
+    where there is a foreign prompt: chosen | Y', rejected | Y'."""
+    lang, prompt, foreign = item["lang"], item["prompt"], item.get("foreign_prompt")
+    chosen = text_requests(prompt, foreign, lang, item["chosen"])
+    rejected = text_requests(prompt, foreign, lang, item["rejected"])
+    return chosen[:2] + rejected[:2] + [r for reqs in (chosen, rejected) for r in reqs[2:]]

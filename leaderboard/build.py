@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leaderboard.lm_eval_output import find_results_files
+from leaderboard.meta_eval_report import LEADERBOARD_DIR as META_EVAL_DIR
+from leaderboard.meta_eval_report import MARKDOWN as META_EVAL_REPORT
 from leaderboard.plots import standalone
 from leaderboard.reading import Run, label_for, load_run
 from leaderboard.render_html import section_plots, to_html
@@ -90,6 +92,12 @@ def surprise_plots(sections: list[Section], out: Path) -> dict[str, tuple[str, l
     return links
 
 
+def meta_eval_link(out: Path) -> str | None:
+    """The `cqa meta-eval` report written into OUT/meta-eval (its -o), relative to the page; None if absent."""
+    report = out / META_EVAL_DIR / META_EVAL_REPORT
+    return f"{META_EVAL_DIR}/{META_EVAL_REPORT}" if report.is_file() else None
+
+
 def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     plots = {s.slug: section_plots(s) for s in sections}
@@ -98,7 +106,7 @@ def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[
         "leaderboard.md": to_markdown(sections, prov, surprise),
         "leaderboard.csv": to_csv(sections),
         "leaderboard.json": to_json(sections, prov),
-        "index.html": to_html(sections, prov, plots, surprise),
+        "index.html": to_html(sections, prov, plots, surprise, meta_eval_link(out)),
     }
     for slug, svgs in plots.items():
         for name, svg in svgs.items():

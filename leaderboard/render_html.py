@@ -245,6 +245,15 @@ def _section(section: Section, plots: dict[str, str], surprise: tuple[str, list[
     )
 
 
+def _meta_eval_link(href: str | None) -> str:
+    if not href:
+        return ""
+    return (
+        f'<p class="lede"><a href="{escape(href)}">Agreement with human judgments</a> (<code>cqa meta-eval</code>): '
+        "how well each score, and length and perplexity beside it, agrees with people's ratings and preferences.</p>"
+    )
+
+
 def section_plots(section: Section) -> dict[str, str]:
     return {name: fn(section) for name, fn in PLOTS.items()}
 
@@ -254,7 +263,9 @@ def to_html(
     prov: Provenance,
     plots: dict[str, dict[str, str]] | None = None,
     surprise: dict[str, tuple[str, list[tuple[str, str]]]] | None = None,
+    meta_eval: str | None = None,
 ) -> str:
+    """The page; `meta_eval` is the relative link to a `cqa meta-eval` report beside it, if there is one."""
     surprise = surprise or {}
     plots = plots or {s.slug: section_plots(s) for s in sections}
     hashes = ", ".join(f"<code>{escape(s.short_hash)}</code> (v{escape(s.bench_version)})" for s in sections)
@@ -288,7 +299,7 @@ def to_html(
         f'<p class="lede">How strongly does a model prefer a literary passage to a subtly degraded twin, '
         f"measured as pointwise mutual information with the passage's constraints? Data hash: {hashes}. "
         "Click any column header to sort.</p>"
-        f"{nav}</header>"
+        f"{nav}{_meta_eval_link(meta_eval)}</header>"
         + "".join(_section(s, plots[s.slug], surprise.get(s.slug)) for s in sections)
         + '<section class="method"><h2>How to read this page</h2><ul>'
         f"<li>{escape(METHOD)}</li>"

@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from cqa_tasks.data import BENCH_FILE, BENCH_VERSION  # noqa: E402
+from cqa_tasks.human_metric import HUMAN_ITEM_METRIC  # noqa: E402
 from cqa_tasks.metric import AGGREGATION_OF_POOLING, ITEM_METRIC, METRICS  # noqa: E402
 from cqa_tasks.schema import DIMENSIONS, LANGS, TASK_OF_GROUP  # noqa: E402
 
@@ -109,6 +110,34 @@ def files() -> dict[str, str]:
         },
         "# Sanity control: each original under its own constraints vs a foreign item's.\n",
     )
+    out.update(human_tasks())
+    return out
+
+
+def human_tasks() -> dict[str, str]:
+    """Agreement with human judgments on the user's own files. Their metric names depend on the
+    file's criteria, so the task classes provide them (aggregation()); the YAML lists only the
+    per-item record."""
+    usage = {
+        "cqa_human_pairs": ("HumanPairsTask", "pairs of {id, prompt, chosen, rejected, lang?}",
+                            '{"data": "/path/to/pairs.jsonl"}'),
+        "cqa_human_ratings": ("HumanRatingsTask", "rated texts {id, prompt, text, human: {criterion: number}, lang?}",
+                              '{"data": "/path/to/ratings.jsonl", "criteria": ["coherence", "surprise"]}'),
+    }  # fmt: skip
+    out = {}
+    for task, (cls, records, metadata) in usage.items():
+        out[f"{task}.yaml"] = _yaml(
+            {
+                "task": task,
+                "class": Function(f"cqa_tasks.human_task.{cls}"),
+                "output_type": "loglikelihood",
+                "test_split": "test",
+                "metric_list": [{"metric": HUMAN_ITEM_METRIC, "aggregation": "cqa_count", "higher_is_better": True}],
+                "metadata": {"version": 1.0},
+            },
+            f"# Agreement with human judgments on your own file of {records}:\n"
+            f"#   lm_eval --tasks {task} --metadata '{metadata}' ...\n",
+        )
     return out
 
 
