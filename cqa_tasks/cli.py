@@ -92,7 +92,7 @@ def _bench_audit(args: argparse.Namespace) -> int:
     from cqa_tasks import audit, prompts
     from cqa_tasks.data import load_records
     from cqa_tasks.models import cqa_home
-    from cqa_tasks.reader_cache import import_run, loglikelihoods, resolve_reader
+    from cqa_tasks.reader_cache import import_run, loglikelihoods, resolve_reader, stored_dtype
 
     bands = audit.Bands(cell=tuple(args.cell_band), group=tuple(args.group_band), min_cell=args.min_cell)
     for name, (lo, hi) in (("--cell-band", bands.cell), ("--group-band", bands.group)):
@@ -105,8 +105,8 @@ def _bench_audit(args: argparse.Namespace) -> int:
     diffs: dict[str, dict[str, audit.PairDiffs]] = {}
     for reader in args.reader:
         spec, _, dtype = reader.partition("@")
-        dtype = dtype or args.dtype
         model_dir = resolve_reader(spec)
+        dtype = dtype or (stored_dtype(model_dir) if args.dtype == "auto" else args.dtype)
         if reader in runs:
             added = import_run(Path(runs[reader]), model_dir, cqa_home() / "audit", dtype)
             print(f"cqa bench audit: {added} log-likelihoods of {reader} taken from {runs[reader]}", file=sys.stderr)
@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--reader", action="append", default=[], metavar="NAME_OR_DIR[@DTYPE]",
                    help="an embedded reader (see `cqa models list`) or a model dir, optionally @bfloat16; repeatable")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
-                   help="dtype of readers given without @DTYPE (default: %(default)s)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="dtype of readers given without @DTYPE (default: auto, the dtype the weights are stored in)")
     p.add_argument("--from-run", action="append", default=[], metavar="READER=DIR",
                    help="reuse what an lm-eval run of READER (as given to --reader) computed: its samples under DIR")
     p.add_argument("--batch-size", type=int, default=4, help="requests per forward pass (default: %(default)s)")

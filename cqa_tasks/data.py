@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cqa_tasks.schema import BenchDataError, Problem, errors_only, normalize, validate_lines
 
-BENCH_VERSION = "1.0"
-BENCH_FILE = "cqa_bench_v1.jsonl"
+BENCH_VERSION = "1.1"
+BENCH_FILE = "cqa_bench_v1_1.jsonl"  # the default; cqa_bench_v1.jsonl stays loadable (README)
 
 
 def data_dir() -> Path:

@@ -70,6 +70,13 @@ def import_run(run_dir: Path, model_dir: Path, cache_dir: Path, dtype: str = "fl
     return len(cache) - before
 
 
+def stored_dtype(model_dir: Path) -> str:
+    """The dtype a model directory's weights are stored in (config `dtype` / `torch_dtype`), else float32."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    value = config.get("dtype") or config.get("torch_dtype")
+    return value if value in ("float32", "bfloat16", "float16") else "float32"
+
+
 def _save(path: Path, cache: dict[str, float]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")

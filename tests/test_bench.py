@@ -83,3 +83,29 @@ def test_bench_stats_cli(capsys):
     assert main(["bench", "stats", BENCH_FILE]) == 0
     out = capsys.readouterr().out
     assert "literary: 176 pairs" in out and "| literary | en | ethos | 8 | 8 | 8 | 24 |" in out
+
+
+def test_datacard_balance_table_is_the_audit_of_the_file():
+    """The card's v1.1 balance table is `cqa bench audit`'s output for this file: recomputed here from
+    the file (length, overlap) and the shipped per-item reader differences, which must be of this file."""
+    import json
+
+    from cqa_tasks import audit
+
+    payload = json.loads((data_dir() / "cqa_bench_v1_1.audit.json").read_text(encoding="utf-8"))
+    sha = hashlib.sha256((data_dir() / BENCH_FILE).read_bytes()).hexdigest()
+    assert list(payload["files"].values()) == [sha]
+    rows = payload["items"]
+    assert set(rows) == {r["id"] for r in RECORDS}
+    for r in RECORDS:  # the shipped differences were computed on these very texts
+        for key, value in audit.text_differences(r).items():
+            assert rows[r["id"]][key] == pytest.approx(value)
+    diffs = {
+        reader: {i: audit.PairDiffs(row[f"s_up:{reader}"], row[f"c_up:{reader}"]) for i, row in rows.items()}
+        for reader in payload["readers"]
+    }
+    assert payload["readers"] == ["smollm2", "qwen2.5-coder-1.5b"]
+    result = audit.audit(RECORDS, diffs)
+    assert result.passed
+    block = CARD.split("<!-- audit:begin -->")[1].split("<!-- audit:end -->")[0].strip()
+    assert block == audit.render(result).strip()

@@ -342,7 +342,8 @@ def fake_runs(tmp_path_factory):
     from tests.lm_eval_files import HashLM, write_run
 
     root = tmp_path_factory.mktemp("fake_runs")
-    tm = TaskManager(include_defaults=False, include_path=str(task_dir()))
+    # on v1, so that the checked-in v1-era run below can be compared with them
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()), metadata={"data": "cqa_bench_v1.jsonl"})
     out = {}
     for label, seed in (("base", ""), ("tuned", "tuned")):
         res = simple_evaluate(model=HashLM(seed), tasks=["cqa"], task_manager=tm, bootstrap_iters=0, log_samples=True)

@@ -139,7 +139,22 @@ def test_groups_aggregate_over_languages_and_dimensions():
     assert set(LEAVES) <= set(res["results"])
     meta = res["configs"]["cqa_creative_en_ethos"]["metadata"]
     assert meta["data_sha256"] == sha256_of(data_dir() / BENCH_FILE)
-    assert meta["bench_version"] == "1.0"
+    assert meta["bench_version"] == "1.1" and meta["data_file"] == "cqa_bench_v1_1.jsonl"
+
+
+def test_v1_stays_reachable_through_the_data_metadata_key():
+    """`--metadata '{"data": "cqa_bench_v1.jsonl"}'` runs every bench task on v1, split the same way."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_defaults=False, include_path=str(task_dir()), metadata={"data": "cqa_bench_v1.jsonl"})
+    res = simple_evaluate(model=HashLM(), tasks=["cqa_creative_zh_lexis", "cqa_match"], task_manager=tm,
+                          bootstrap_iters=0, limit=3)  # fmt: skip
+    for task in ("cqa_creative_zh_lexis", "cqa_match"):
+        meta = res["configs"][task]["metadata"]
+        assert meta["bench_version"] == "1.0" and meta["data_file"] == "cqa_bench_v1.jsonl"
+        assert meta["data_sha256"] == sha256_of(data_dir() / "cqa_bench_v1.jsonl")
+    assert res["results"]["cqa_creative_zh_lexis"]["cqa_item,none"] == 3
 
 
 def test_match_task_pairs_foreign_constraints_deterministically(task_manager):
