@@ -54,7 +54,8 @@ class InputError(ValueError):
     (the first problem, and how many more), which is what lm-eval and other callers print."""
 
     def __init__(self, issues: Sequence[Any] | str, message: str | None = None):
-        self.issues = [issues] if isinstance(issues, str) else list(issues)
+        given = [issues] if isinstance(issues, str) else issues
+        self.issues = list({str(i): i for i in given}.values())  # one line per problem, even if found twice
         first = one_line(self.issues[0]) if self.issues else "bad input"
         more = f" (and {len(self.issues) - 1} more)" if len(self.issues) > 1 else ""
         super().__init__(message or first + more)
@@ -131,6 +132,11 @@ def _range(low, high, low_open: bool, high_open: bool) -> str:
     return f"{'<' if high_open else '<='} {high}"
 
 
+class OptionValueError(argparse.ArgumentTypeError, ValueError):
+    """An option's value that argparse reports as `<option>: <message>` (exit 2); a ValueError too,
+    for callers that parse outside argparse."""
+
+
 def arg_int(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
     """An argparse `type`: an integer in [low, high]; argparse reports the option and exits 2."""
 
@@ -138,10 +144,10 @@ def arg_int(low: int | None = None, high: int | None = None) -> Callable[[str], 
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+            raise OptionValueError(f"must be an integer, got {text!r}") from None
         problem = int_problem(value, low, high)
         if problem:
-            raise argparse.ArgumentTypeError(problem)
+            raise OptionValueError(problem)
         return value
 
     return parse
@@ -154,10 +160,10 @@ def arg_real(low: float | None = None, high: float | None = None) -> Callable[[s
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+            raise OptionValueError(f"must be a number, got {text!r}") from None
         problem = real_problem(value, low, high)
         if problem:
-            raise argparse.ArgumentTypeError(problem)
+            raise OptionValueError(problem)
         return value
 
     return parse
