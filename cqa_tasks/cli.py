@@ -21,6 +21,7 @@ Heavy imports (torch, transformers, lm_eval) happen inside the subcommands that 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections import Counter
@@ -315,14 +316,23 @@ COMMAND_GROUP = "cqa.commands"
 COMMAND_ORDER = ("train", "compare", "leaderboard", "study", "tokens")
 
 
-def command_modules() -> list:
-    """The modules registered under the `cqa.commands` entry-point group, in COMMAND_ORDER."""
+@functools.cache
+def command_modules() -> tuple:
+    """The modules registered under the `cqa.commands` entry-point group, in COMMAND_ORDER. One that
+    cannot be imported (a half-installed or stale package) is skipped with one warning line: it must
+    not take every other subcommand down with a traceback."""
     import importlib
     from importlib.metadata import entry_points
 
     found = {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}
     names = [n for n in COMMAND_ORDER if n in found] + sorted(set(found) - set(COMMAND_ORDER))
-    return [importlib.import_module(found[n]) for n in names]
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(found[name]))
+        except ImportError as e:
+            print(f"cqa: warning: subcommand {name!r} ({found[name]}) not available: {e}", file=sys.stderr)
+    return tuple(modules)
 
 
 def command_name(args: argparse.Namespace) -> str:

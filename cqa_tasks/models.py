@@ -190,7 +190,11 @@ def prepare(name: str, force: bool = False) -> Path:
     started = time.time()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    convert_gguf(gguf, tmp, spec.dtype)
+    try:
+        convert_gguf(gguf, tmp, spec.dtype)
+    except BaseException:  # an error or Ctrl-C: no half-converted directory stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     stamp = {
         "name": spec.name,
         "description": spec.description,

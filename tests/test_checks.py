@@ -135,3 +135,19 @@ def test_a_corrupt_manifest_is_one_line_naming_it(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(InputError, match="manifest.json: not a cqa run manifest"):
         read_manifest(tmp_path)
+
+
+def test_a_subcommand_that_cannot_be_imported_is_skipped_with_a_warning(monkeypatch, capsys):
+    import importlib.metadata
+    from types import SimpleNamespace
+
+    from cqa_tasks import cli
+
+    eps = [SimpleNamespace(name="leaderboard", value="leaderboard.cli"), SimpleNamespace(name="gone", value="leaderboard.no_such")]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: eps)
+    cli.command_modules.cache_clear()
+    try:
+        assert [m.__name__ for m in cli.command_modules()] == ["leaderboard.cli"]
+        assert "cqa: warning: subcommand 'gone' (leaderboard.no_such) not available" in capsys.readouterr().err
+    finally:
+        cli.command_modules.cache_clear()
