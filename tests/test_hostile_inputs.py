@@ -162,3 +162,14 @@ def test_lm_eval_names_the_file_of_non_utf8_data(fixtures, tmp_path):
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.endswith(f"{bad}:1: <encoding>: not valid UTF-8 (byte 0xff at column 170); save it as UTF-8"), last
+
+
+# ------------------------------------------------------------------------- good input still goes through
+@pytest.mark.slow
+def test_checked_commands_still_score_good_input(smollm2_dir, mini_path, tmp_path, capsys):
+    """The checks run first and then get out of the way: `cqa score` on items and on --text."""
+    assert main(["score", "--model", str(smollm2_dir), str(mini_path), "--limit", "2", "--batch-size", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in rows] == ["t-lit-en-1", "t-lit-zh-1"]
+    assert main(["score", "--model", str(smollm2_dir), "--text", "The bread rose.", "--intent", "a baker's night"]) == 0
+    assert "i_bits" in json.loads(capsys.readouterr().out)
