@@ -71,13 +71,10 @@ def has_progress(run: Path, manifest: dict) -> bool:
 EARLY_FILES = (MANIFEST, "train.log", "train_log.jsonl")
 
 
-def discard_stale(run: Path, manifest: dict) -> bool:
-    """Remove a run that never got to a checkpoint (it failed or was stopped early), so that it does
-    not block the corrected command as "a different run". True if it was removed."""
-    if manifest.get("status") == "finished" or has_progress(run, manifest):
-        return False
-    discard_early(run)
-    return True
+def is_stale(run: Path, manifest: dict) -> bool:
+    """A run that never got to a checkpoint (it failed or was stopped early): nothing to resume or
+    keep, so it must not block the corrected command as "a different run"."""
+    return manifest.get("status") != "finished" and not has_progress(run, manifest)
 
 
 def discard_early(run: Path) -> None:

@@ -34,8 +34,8 @@ from cqa_train.run_state import (
     callbacks,
     comparable_recipe,
     discard_early,
-    discard_stale,
     export_adapter,
+    is_stale,
     library_versions,
     log_to,
     losses,
@@ -189,7 +189,9 @@ def _check_run(recipe: Recipe, run: Path, overwrite: bool, stop_after_epoch: int
     raise_if(issues)
     examples, data_hashes = loaded
     previous = read_manifest(run)
-    if previous and not overwrite and main_process and discard_stale(run, previous):
+    if previous and not overwrite and is_stale(run, previous):
+        if main_process:  # every rank decides alike; the main process owns the directory
+            discard_early(run)
         previous = None  # a run that failed before its first checkpoint: nothing to resume, nothing to keep
     if previous and overwrite and main_process:
         shutil.rmtree(run)
