@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from cqa_tasks.checks import InputError, Issue, read_text
 from cqa_tasks.schema import BenchDataError, Problem, errors_only, normalize, validate_lines
 
 BENCH_VERSION = "1.1"
@@ -25,15 +26,21 @@ def task_dir() -> Path:
     return Path(task_configs.__file__).parent
 
 
+class DataFileError(InputError):
+    """A data file that is not there (or not a file); an InputError, so `cqa` prints it as one line."""
+
+
 def resolve_file(path: str | Path, shipped_dir: Path, what: str) -> Path:
     """A user path as given (relative to the CWD), else a file of that name shipped in `shipped_dir`."""
     p = Path(path).expanduser()
     if p.is_file():
         return p.resolve()
+    if p.exists():  # a directory (or a FIFO, a device) is there, but it is no data file
+        raise DataFileError([Issue(str(path), f"{what} is a directory, not a file" if p.is_dir() else f"{what} is not a regular file")])
     shipped = shipped_dir / path
-    if shipped.is_file():
+    if str(path) and shipped.is_file():
         return shipped
-    raise FileNotFoundError(f"{what} not found: {path} (looked in the current directory and {shipped_dir})")
+    raise DataFileError(f"{what} not found: {path} (looked in the current directory and {shipped_dir})")
 
 
 def resolve(path: str | Path) -> Path:
@@ -50,8 +57,8 @@ def sha256_of(path: Path) -> str:
 
 
 def check_file(path: Path) -> tuple[list[dict], list[Problem]]:
-    text = path.read_text(encoding="utf-8")
-    return validate_lines(text.splitlines(), str(path))
+    """Records and problems of one file; InputError when it cannot be read as UTF-8 text at all."""
+    return validate_lines(read_text(path).splitlines(), str(path))
 
 
 def load_records(path: str | Path, strict: bool = False, **filters: str | None) -> list[dict]:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cqa_tasks.checks import read_text
 from cqa_tasks.data import data_dir, resolve_file
 from cqa_tasks.metric import has_cjk
 from cqa_tasks.schema import LANGS, BenchDataError, Problem, errors_only, validate_jsonl
@@ -151,7 +152,7 @@ def check_lines(
 
 def check_file(path: Path, kind: str, criteria: Sequence[str] | None = None) -> tuple[list[dict], list[Problem]]:
     """(valid records, problems) of one file: the shape `cqa meta-eval validate` and the tasks use."""
-    records, _, problems = check_lines(Path(path).read_text(encoding="utf-8").splitlines(), str(path), kind, criteria)
+    records, _, problems = check_lines(read_text(Path(path)).splitlines(), str(path), kind, criteria)
     return records, problems
 
 
@@ -171,7 +172,7 @@ def resolve(source: str | Path) -> Path:
 def load(source: str | Path, kind: str, criteria: Sequence[str] | None = None) -> tuple[list[dict], list[str], Path]:
     """(normalized records, criteria, resolved path); raises BenchDataError naming file:line:field."""
     path = resolve(source)
-    records, used, problems = check_lines(path.read_text(encoding="utf-8").splitlines(), str(path), kind, criteria)
+    records, used, problems = check_lines(read_text(path).splitlines(), str(path), kind, criteria)
     errors = errors_only(problems)
     if errors:
         raise HumanDataError(errors, kind)

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STAMP = "cqa_model.json"
+# What a conversion is made by. Bump it when convert_gguf's output changes: a converted directory is
+# reused by the tests (and may be by tools) only when its stamp names this version and the GGUF's sha256.
+CONVERTER_VERSION = 2
 
 
 def cqa_home() -> Path:
@@ -131,6 +134,29 @@ def is_prepared(name: str) -> bool:
     return (d / STAMP).is_file() and (d / "config.json").is_file()
 
 
+def source_identity(name: str) -> dict[str, object]:
+    """The converter version and the sha256 of the GGUF a model would be converted from now."""
+    from cqa_tasks.data import sha256_of
+
+    spec = _get(name)
+    gguf = spec.locate_gguf(cqa_home() / "downloads" / spec.name)
+    return {"source_sha256": sha256_of(gguf), "converter_version": CONVERTER_VERSION}
+
+
+def reusable(directory: Path, name: str) -> bool:
+    """Whether a converted directory (another $CQA_HOME's, say) was made from the same GGUF by the
+    same converter: stamped with both, and complete."""
+    stamp_file = directory / STAMP
+    if not (stamp_file.is_file() and (directory / "config.json").is_file()):
+        return False
+    try:
+        stamp = json.loads(stamp_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    wanted = source_identity(name)
+    return isinstance(stamp, dict) and stamp.get("name") == name and all(stamp.get(k) == v for k, v in wanted.items())
+
+
 def convert_gguf(gguf: Path, out: Path, dtype: str = "float32") -> None:
     """Dequantize a GGUF checkpoint into a plain safetensors HF directory at `out`."""
     import torch
@@ -151,6 +177,8 @@ def convert_gguf(gguf: Path, out: Path, dtype: str = "float32") -> None:
 
 def prepare(name: str, force: bool = False) -> Path:
     """Make the HF directory for `name` under $CQA_HOME (instant if already there)."""
+    from cqa_tasks.data import sha256_of
+
     spec = _get(name)
     out = model_dir(name)
     if is_prepared(name) and not force:
@@ -162,12 +190,18 @@ def prepare(name: str, force: bool = False) -> Path:
     started = time.time()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    convert_gguf(gguf, tmp, spec.dtype)
+    try:
+        convert_gguf(gguf, tmp, spec.dtype)
+    except BaseException:  # an error or Ctrl-C: no half-converted directory stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     stamp = {
         "name": spec.name,
         "description": spec.description,
         "source_gguf": str(gguf),
         "source_bytes": gguf.stat().st_size,
+        "source_sha256": sha256_of(gguf),
+        "converter_version": CONVERTER_VERSION,
         "dtype": spec.dtype,
         "seconds": round(time.time() - started, 1),
     }

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cqa_tasks.checks import MAX_RESULTS_BYTES, InputError, Issue, parse_json, raise_if, read_text, usage
+
 Request = tuple[str, str]
 
 
@@ -31,16 +33,32 @@ def reader_identity(model_dir: Path, dtype: str) -> str:
     return h.hexdigest()[:16]
 
 
-def resolve_reader(spec: str) -> Path:
-    """An embedded reader's name (prepared once, see `cqa models`) or a local HF model directory."""
+def reader_issues(spec: str, option: str) -> list[Issue]:
+    """Why `spec` is neither an embedded reader's name nor a local Hugging Face model directory
+    (checked before anything loads or converts; a Hub id is not looked up: these commands run offline)."""
     from cqa_tasks import models
 
     if spec in models.MODELS:
-        return models.prepare(spec)
+        return []
     path = Path(spec).expanduser()
+    names = ", ".join(models.MODELS)
+    if not spec.strip():
+        return [usage(option, f"give a model directory or an embedded reader ({names})")]
+    if not path.exists():
+        return [Issue(spec, f"model directory not found (nor an embedded reader: {names})", field=option)]
+    if not path.is_dir():
+        return [Issue(spec, "is a file, not a model directory", field=option)]
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"reader {spec}: not an embedded reader ({', '.join(models.MODELS)}) nor a model directory")
-    return path.resolve()
+        return [Issue(spec, "no config.json: not a Hugging Face model directory", field=option)]
+    return []
+
+
+def resolve_reader(spec: str, option: str = "--reader") -> Path:
+    """An embedded reader's name (prepared once, see `cqa models`) or a local HF model directory."""
+    from cqa_tasks import models
+
+    raise_if(reader_issues(spec, option))
+    return models.prepare(spec) if spec in models.MODELS else Path(spec).expanduser().resolve()
 
 
 def import_run(run_dir: Path, model_dir: Path, cache_dir: Path, dtype: str = "float32") -> int:
@@ -58,12 +76,21 @@ def import_run(run_dir: Path, model_dir: Path, cache_dir: Path, dtype: str = "fl
     before = len(cache)
     fields = ("ll_c_orig", "ll_u_orig", "ll_c_degr", "ll_u_degr", "ll_cf_orig", "ll_cf_degr")
     for samples in sorted(Path(run_dir).rglob("samples_cqa_*.jsonl")):
-        for line in samples.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line) if line.strip() else {}
+        for number, line in enumerate(read_text(samples, max_bytes=MAX_RESULTS_BYTES).splitlines(), 1):
+            try:
+                row = parse_json(line) if line.strip() else {}
+            except ValueError as e:
+                raise InputError([Issue(str(samples), f"not valid JSON ({e})", line=number)]) from None
+            if not isinstance(row, dict):
+                continue
             record, doc = row.get("cqa_item"), row.get("doc")
             if not isinstance(record, dict) or not isinstance(doc, dict):
                 continue
-            for request, name in zip(prompts.pair_requests(doc), fields, strict=False):
+            try:
+                requests = prompts.pair_requests(doc)
+            except (KeyError, TypeError, AttributeError):  # a doc of another shape: nothing to take
+                continue
+            for request, name in zip(requests, fields, strict=False):
                 if isinstance(record.get(name), (int, float)):
                     cache.setdefault(request_key(request), float(record[name]))
     _save(path, cache)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from cqa_tasks.checks import InputError, parse_json, shape_problems
 from cqa_tasks.metric import has_cjk
 
 GROUPS = ("literary", "factual")
@@ -58,13 +59,14 @@ class Problem:
         return f"{self.path}:{self.line}: {self.field}: {tag}{self.message}"
 
 
-class BenchDataError(ValueError):
-    """Raised when a CQA-Bench file breaks the schema. The message names file:line:field."""
+class BenchDataError(InputError):
+    """Raised when a CQA-Bench file breaks the schema. The message (one line) names file:line:field;
+    `problems` (= `issues`) lists them all."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         more = f" (and {len(problems) - 1} more problems; run `cqa bench validate` to list them)"
-        super().__init__(str(problems[0]) + (more if len(problems) > 1 else ""))
+        super().__init__(problems, str(problems[0]) + (more if len(problems) > 1 else ""))
 
 
 def _check_record(obj: object, path: str, line: int) -> list[Problem]:
@@ -125,11 +127,16 @@ def validate_jsonl(
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
+            obj = parse_json(raw)
         except json.JSONDecodeError as e:
             problems.append(Problem(path, number, "<json>", f"not valid JSON ({e.msg} at column {e.colno})"))
             continue
-        found = check(obj, path, number)
+        except ValueError as e:  # NaN/Infinity, nesting too deep
+            problems.append(Problem(path, number, "<json>", str(e)))
+            continue
+        # what no schema can take (too deep, too long, not Unicode), before the schema's own checks
+        found = [Problem(path, number, field, message) for field, message in shape_problems(obj)]
+        found = found or check(obj, path, number)
         problems.extend(found)
         if any(p.severity == "error" for p in found):
             continue
@@ -160,16 +167,14 @@ def report_problems(files: list[str], check: Callable, strict: bool = False) -> 
 
     n_errors = n_records = 0
     for name in files:
-        path = Path(name)
-        if not path.is_file():
-            print(f"{name}:0: <file>: not found")
-            n_errors += 1
-            continue
-        records, problems = check(path)
+        try:
+            records, problems = check(Path(name))
+        except InputError as e:  # not found, a directory, unreadable, too big, not UTF-8
+            records, problems = [], e.issues
         n_records += len(records)
         for p in problems:
             print(p)
-            n_errors += p.severity == "error" or strict
+            n_errors += getattr(p, "severity", "error") == "error" or strict
     verdict = "FAILED" if n_errors else "OK"
     print(f"{verdict}: {n_records} valid records in {len(files)} file(s), {n_errors} error(s)", file=sys.stderr)
     return 1 if n_errors else 0

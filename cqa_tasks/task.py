@@ -12,12 +12,18 @@ from __future__ import annotations
 import datasets
 from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
+from pyarrow import ArrowException
 
 import cqa_tasks.lm_metrics  # noqa: F401  (registers the metric names)
 from cqa_tasks import data, prompts
+from cqa_tasks.checks import InputError, Issue
 from cqa_tasks.metric import VersionScore, match_metrics, passage_bytes, score_item
 
 _FILTERS = ("group", "lang", "dimension")
+
+
+class DataError(InputError):
+    """What lm-eval prints when a task's data cannot be used: one line naming the file (a ValueError)."""
 
 
 class CalibratedSurpriseTask(ConfigurableTask):
@@ -48,15 +54,29 @@ class CalibratedSurpriseTask(ConfigurableTask):
         if not records:
             raise ValueError(f"{self.config.task}: no items in {source} match {wanted}")
         path = data.resolve(source)
+        self._data_path = path
         self.config.metadata = metadata | {
             "data_file": path.name,
             "data_sha256": data.sha256_of(path),
             "bench_version": ",".join(sorted({r["version"] for r in records})),
         }
-        self.dataset = datasets.DatasetDict({"test": self.prepare_docs(records)})
+        try:
+            self.dataset = datasets.DatasetDict({"test": self.prepare_docs(records)})
+        except (ArrowException, UnicodeError, OverflowError, TypeError, ValueError) as e:
+            # the validator refuses what it knows pyarrow cannot store; this names the file for the rest
+            raise DataError([Issue(str(path), f"the records cannot be stored as a dataset ({type(e).__name__}: {e})")]) from None
 
     def prepare_docs(self, records: list[dict]) -> datasets.Dataset:
         return datasets.Dataset.from_list(records)
+
+    def build_all_requests(self, *, limit: int | None = None, **kwargs) -> None:
+        # lm-eval turns --limit 0 into 0 items and --limit -1 into "all but the last n": both end in a
+        # traceback far from the cause. Refused here, before any request is built or scored.
+        if limit is not None and limit < 1:
+            where = str(getattr(self, "_data_path", self.config.task))
+            raise DataError([Issue(where, f"--limit leaves {limit} items for task {self.config.task}; "
+                                          "give a positive number of items, or a fraction in (0, 1)")])
+        super().build_all_requests(limit=limit, **kwargs)
 
     # ---------------------------------------------------------------- prompts
     def doc_to_text(self, doc, doc_to_text=None) -> str:

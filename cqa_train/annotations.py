@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cqa_tasks.checks import InputError, read_text
 from cqa_tasks.schema import DIMENSIONS, LANGS, Problem, validate_jsonl
 
 KINDS = ("appreciation", "generation")
@@ -20,11 +21,12 @@ LIMA_CATEGORIES = ("general", "explanation", "advice", "creative")
 BC_FIELDS = ("id", "lang", "kind", "task", "dialogue_roles", "reasoning", "response")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(InputError):
+    """A training-data file that breaks its schema; `problems` lists every `file:line: field: message`."""
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(str(problems[0]) + more)
+        super().__init__(problems)
 
 
 def data_dir() -> Path:
@@ -110,9 +112,14 @@ def resolve(path: str | Path) -> Path:
     return resolve_file(path, data_dir(), "training data file")
 
 
+def check_file(path: Path, expect: str | None = None) -> tuple[list[dict], list[Problem]]:
+    """Records and problems of one file; InputError when it cannot be read as UTF-8 text at all."""
+    return validate_lines(read_text(path).splitlines(), str(path), expect)
+
+
 def load(path: str | Path, expect: str | None = None) -> list[dict]:
     p = resolve(path)
-    records, problems = validate_lines(p.read_text(encoding="utf-8").splitlines(), str(p), expect)
+    records, problems = check_file(p, expect)
     if problems:
         raise AnnotationError(problems)
     return records

@@ -7,19 +7,21 @@ import json
 import sys
 from pathlib import Path
 
+from cqa_tasks.checks import arg_int, attempt, gather, output_file, raise_if, usage
+
 
 def _validate(args: argparse.Namespace) -> int:
     from cqa_tasks.schema import report_problems
-    from cqa_train.annotations import validate_lines
+    from cqa_train.annotations import check_file
 
-    return report_problems(args.files, lambda path: validate_lines(path.read_text(encoding="utf-8").splitlines(), str(path)))
+    return report_problems(args.files, check_file)
 
 
 def coverage_report(files: list[str]) -> tuple[str, dict]:
     """Markdown report and JSON-able data: stats lines, aspect shares per file, tagger quality."""
     from cqa_train import annotations, coverage
 
-    loaded = [(Path(f).name, annotations.load(f)) for f in files]
+    loaded = gather(files, lambda f: (Path(f).name, annotations.load(f)))  # every file's problems at once
     columns: dict[str, dict[str, float]] = {}
     methods: dict[str, str] = {}
     quality = None
@@ -51,6 +53,9 @@ def coverage_report(files: list[str]) -> tuple[str, dict]:
     return "\n".join(lines), {"shares": columns, "methods": methods, "tagger_quality": quality}
 
 
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
 def plot_coverage(shares: dict[str, dict[str, float]], out: Path) -> Path:
     import matplotlib
 
@@ -62,25 +67,45 @@ def plot_coverage(shares: dict[str, dict[str, float]], out: Path) -> Path:
     width = 0.8 / len(shares)
     for k, (name, col) in enumerate(shares.items()):
         xs = [i + k * width for i in range(len(aspects))]
-        ax.bar(xs, [100 * col[a] for a in aspects], width, label=name)
+        ax.bar(xs, [100 * col[a] for a in aspects], width, label=name.replace("$", r"\$"))  # no mathtext
     ax.set_xticks([i + width * (len(shares) - 1) / 2 for i in range(len(aspects))], aspects)
     ax.set_ylabel("share of content (%)")
     ax.set_title("Aspect coverage of SFT data")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
     return out
 
 
+def coverage_output_issues(plot: str | None, json_out: str | None) -> list:
+    issues = []
+    if plot:
+        issues += output_file(Path(plot), "--plot")
+        if Path(plot).suffix.lower().lstrip(".") not in PLOT_FORMATS:
+            issues.append(usage(plot, f"give a file name ending in {', '.join('.' + f for f in PLOT_FORMATS)}", "--plot"))
+    if json_out:
+        issues += output_file(Path(json_out), "--json")
+    if plot and json_out and Path(plot).resolve() == Path(json_out).resolve():
+        issues.append(usage(json_out, "is also the --plot file", "--json"))
+    return issues
+
+
 def _coverage(args: argparse.Namespace) -> int:
-    report, data = coverage_report(args.files)
+    from cqa_tasks.atomic import Outputs
+
+    issues = coverage_output_issues(args.plot, args.json)
+    result = attempt(issues, coverage_report, args.files)
+    raise_if(issues)  # bad outputs and bad inputs together, before anything is written
+    report, data = result
     print(report)
+    with Outputs() as out:  # the plot and the JSON appear together, or neither does
+        if args.plot:
+            plot_coverage(data["shares"], out.path(Path(args.plot)))
+        if args.json:
+            out.text(Path(args.json), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     if args.plot:
-        print(f"plot: {plot_coverage(data['shares'], Path(args.plot))}", file=sys.stderr)
-    if args.json:
-        Path(args.json).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        print(f"plot: {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -121,7 +146,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*", help="key=value, dotted for nested keys (lora.rank=16)")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run dir and train again")
-    p.add_argument("--stop-after-epoch", type=int, metavar="K",
+    p.add_argument("--stop-after-epoch", type=arg_int(1), metavar="K",
                    help="pause once epoch K is exported (checkpoint kept); run again to continue the same run")
     p.set_defaults(func=_run)
     p = tsub.add_parser("recipes", help="list the shipped recipes")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -47,7 +48,45 @@ def base_identity(path: Path, config: Any) -> dict[str, Any]:
 
 def read_manifest(run: Path) -> dict | None:
     f = run / MANIFEST
-    return json.loads(f.read_text()) if f.is_file() else None
+    if not f.is_file():
+        return None
+    try:
+        manifest = json.loads(f.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("recipe"), dict):
+        from cqa_tasks.checks import InputError, Issue
+
+        raise InputError([Issue(str(f), "not a cqa run manifest (not JSON, or no recipe); choose another output_dir")])
+    return manifest
+
+
+def has_progress(run: Path, manifest: dict) -> bool:
+    """Whether a run holds anything to resume or keep: an exported epoch or a Trainer checkpoint."""
+    checkpoints = run / "checkpoints"
+    return bool(manifest.get("exports")) or (checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*")))
+
+
+# what a run writes before its first checkpoint: all of it may go when that run failed
+EARLY_FILES = (MANIFEST, "train.log", "train_log.jsonl")
+
+
+def is_stale(run: Path, manifest: dict) -> bool:
+    """A run that never got to a checkpoint (it failed or was stopped early): nothing to resume or
+    keep, so it must not block the corrected command as "a different run"."""
+    return manifest.get("status") != "finished" and not has_progress(run, manifest)
+
+
+def discard_early(run: Path) -> None:
+    """Remove what a run writes before its first checkpoint, and the run dir if that leaves it empty."""
+    stop_logging_to(run / "train.log")
+    for name in EARLY_FILES:
+        (run / name).unlink(missing_ok=True)
+    checkpoints = run / "checkpoints"
+    if checkpoints.is_dir() and not any(checkpoints.glob("checkpoint-*")):
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    if run.is_dir() and not any(run.iterdir()):
+        run.rmdir()
 
 
 def write_manifest(run: Path, manifest: dict) -> None:
@@ -64,6 +103,16 @@ def comparable_recipe(recipe: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------- exports
+def point_at(link: Path, target: str) -> None:
+    """`link` -> `target` (relative), replaced atomically: a reader never finds `final` missing."""
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target, target_is_directory=True)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)  # an old `final` directory (an export of its own)
+    os.replace(tmp, link)
+
+
 def export_adapter(model, tokenizer, target: Path) -> None:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -104,6 +153,7 @@ def merge_exports(run: Path, base_path: Path, names: list[str], dtype: str) -> N
 
 # ------------------------------------------------------------------------------- run log and callbacks
 RUN_LOGGERS = ("cqa_train", "transformers", "peft")
+TEST_KILL_AFTER_CHECKPOINT = "CQA_TEST_KILL_AFTER_CHECKPOINT"  # the global step; tests only
 
 
 def log_to(path: Path) -> None:
@@ -118,6 +168,16 @@ def log_to(path: Path) -> None:
             logger.removeHandler(old)
             old.close()
         logger.addHandler(handler)
+
+
+def stop_logging_to(path: Path) -> None:
+    """Detach and close the run-log handler writing to `path`, if any."""
+    for name in RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == "cqa-run-log"]:
+            if Path(getattr(old, "baseFilename", "")) == path.absolute():
+                logger.removeHandler(old)
+                old.close()
 
 
 def callbacks(run: Path, tokenizer, manifest: dict, started: float, stop_after_epoch: int | None = None):
@@ -161,6 +221,15 @@ def callbacks(run: Path, tokenizer, manifest: dict, started: float, stop_after_e
                 manifest["loss_per_step"] = losses(state.log_history)
                 manifest["wall_seconds"] = manifest["wall_seconds_before"] + time.time() - started
                 write_manifest(run, manifest)
+
+        def on_save(self, args, state, control, **kw):
+            # Test-only hook (tests/test_trainer.py): die by SIGKILL right after checkpoint N is on
+            # disk, at a known point rather than whenever a poller notices the directory.
+            kill_at = os.environ.get(TEST_KILL_AFTER_CHECKPOINT)
+            if kill_at and state.global_step == int(kill_at) and state.is_world_process_zero:
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
 
         def on_train_end(self, args, state, control, **kw):
             self.bar.close()

@@ -25,6 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cqa_tasks.checks import OptionValueError, arg_int
+
 # Measured by the study itself on the 2-core development CPU (2026-11-30, docs/performance.md),
 # SmolLM2-135M: used only for the up-front wall-time estimate printed before the study starts.
 # Training: cqa_cot, fp32, 348 s per epoch of 100 examples. Evaluation: --model hf-prefix, batch 2,
@@ -173,11 +175,35 @@ def report_covers(cfg: StudyConfig, evals: dict[str, Path]) -> bool:
     return labels == set(evals) - {"base"}
 
 
+def check_study(cfg: StudyConfig) -> tuple[list[int], dict, dict[str, int]]:
+    """Every problem of a study's configuration, raised together before anything is written: the
+    epochs, the output dir, the base model, every recipe with the overrides, their data, --metadata's
+    data file. Returns the evaluated epochs, the recipes and their numbers of examples."""
+    from cqa_tasks.checks import Issue, attempt, gather, output_dir, raise_if, usage
+    from cqa_tasks.data import load_records
+    from cqa_train.trainer import base_model_issues, load_examples
+
+    issues = output_dir(cfg.out_dir(), "--out" if cfg.out else "--name")
+    try:
+        eval_epochs = cfg.evaluated_epochs()
+    except ValueError as e:
+        issues.append(usage("--eval-epochs", str(e)))
+        eval_epochs = []
+    issues += [Issue(f"--base-model {cfg.base_model}", p.message) for p in base_model_issues(cfg.base_model)]
+    recipes = dict(zip(cfg.recipes, attempt(issues, gather, cfg.recipes, lambda n: _recipe(cfg, n)) or [], strict=False))
+    counts = attempt(issues, gather, recipes.values(), lambda r: len(load_examples(r)[0])) or []
+    if cfg.metadata and cfg.metadata.get("data"):
+        attempt(issues, load_records, cfg.metadata["data"])
+    raise_if(issues)
+    return eval_epochs, recipes, dict(zip(recipes, counts, strict=True))
+
+
 def run_study(cfg: StudyConfig) -> Path:
     from cqa_tasks import models
-    from cqa_train.trainer import load_examples, train
+    from cqa_tasks.atomic import write_text
+    from cqa_train.trainer import train
 
-    eval_epochs = cfg.evaluated_epochs()  # a bad choice fails before anything is written
+    eval_epochs, recipes, n_examples = check_study(cfg)  # bad input fails here, before anything is written
     root = cfg.out_dir()
     root.mkdir(parents=True, exist_ok=True)
     log_file = root / "study.json"
@@ -185,10 +211,8 @@ def run_study(cfg: StudyConfig) -> Path:
     log["config"] = asdict(cfg)
 
     def save_log() -> None:
-        log_file.write_text(json.dumps(log, indent=2) + "\n")
+        write_text(log_file, json.dumps(log, indent=2) + "\n")
 
-    recipes = {name: _recipe(cfg, name) for name in cfg.recipes}  # bad recipes fail here, before any work
-    n_examples = {name: len(load_examples(r)[0]) for name, r in recipes.items()}
     estimate = estimate_seconds(cfg, n_examples)
     print(
         f"cqa study: {len(recipes)} recipes x {cfg.epochs} epochs, {estimate['n_evals']:.0f} evaluations on {cfg.tasks}; "
@@ -245,22 +269,58 @@ def _epoch_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"--eval-epochs {text!r}: expected comma-separated epoch numbers, e.g. 1,3,5") from None
+        raise OptionValueError(f"expected comma-separated epoch numbers, e.g. 1,3,5; got {text!r}") from None
+
+
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise OptionValueError(f"expected comma-separated recipe names, got {text!r}")
+    return names
+
+
+def _metadata(text: str) -> dict:
+    """--metadata: a JSON object (the option is named in the message, as argparse does)."""
+    from cqa_tasks.checks import MAX_CONFIG_BYTES, parse_json
+
+    if len(text) > MAX_CONFIG_BYTES:
+        raise OptionValueError(f"is {len(text):,} characters; the limit is {MAX_CONFIG_BYTES:,}")
+    try:
+        value = parse_json(text)
+    except ValueError as e:
+        raise OptionValueError(f"not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise OptionValueError(f"must be a JSON object such as '{{\"data\": \"items.jsonl\"}}', got {type(value).__name__}")
+    if "data" in value and (not isinstance(value["data"], str) or not value["data"].strip()):
+        raise OptionValueError(f"data must be a file name, got {value['data']!r}")
+    return value
+
+
+def _name(text: str) -> str:
+    if not text.strip() or text in (".", "..") or "/" in text or "\\" in text:
+        raise OptionValueError(f"{text!r} is used as a directory name: no '/', '\\' or '..'")
+    return text
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise OptionValueError("must not be empty")
+    return text
 
 
 def _study(args: argparse.Namespace) -> int:
     cfg = StudyConfig(
         name=args.name,
         base_model=args.base_model,
-        recipes=args.recipes.split(","),
+        recipes=args.recipes,
         epochs=args.epochs,
-        eval_epochs=_epoch_list(args.eval_epochs) if args.eval_epochs else None,
+        eval_epochs=args.eval_epochs,
         tasks=args.tasks,
         eval_dtype=args.eval_dtype,
         eval_backend=args.eval_backend,
         batch_size=args.batch_size,
         limit=args.limit,
-        metadata=json.loads(args.metadata) if args.metadata else None,
+        metadata=args.metadata,
         overrides=args.set or [],
         out=args.out,
     )
@@ -272,17 +332,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("study", help="train the three recipes, evaluate every epoch, compare with the base",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = StudyConfig()
-    p.add_argument("--name", default=d.name, help="study name (its dir under $CQA_HOME/study)")
-    p.add_argument("--base-model", default=d.base_model)
-    p.add_argument("--recipes", default=",".join(d.recipes))
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--eval-epochs", help="comma-separated epochs to evaluate (default: every epoch), e.g. 5")
-    p.add_argument("--tasks", default=d.tasks)
+    p.add_argument("--name", type=_name, default=d.name, help="study name (its dir under $CQA_HOME/study)")
+    p.add_argument("--base-model", type=_nonempty, default=d.base_model)
+    p.add_argument("--recipes", type=_names, default=d.recipes, help="comma-separated recipe names or YAML files")
+    p.add_argument("--epochs", type=arg_int(1, 10_000), default=d.epochs)
+    p.add_argument("--eval-epochs", type=_epoch_list, help="comma-separated epochs to evaluate (default: every epoch), e.g. 5")
+    p.add_argument("--tasks", type=_nonempty, default=d.tasks)
     p.add_argument("--eval-dtype", default=d.eval_dtype, choices=["float32", "bfloat16"])
-    p.add_argument("--eval-backend", default=d.eval_backend, help="lm_eval --model for the evaluations (hf-prefix or hf)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--limit", type=int, default=None, help="lm_eval --limit per leaf task")
-    p.add_argument("--metadata", help="lm_eval --metadata JSON (e.g. for cqa_custom)")
+    p.add_argument("--eval-backend", type=_nonempty, default=d.eval_backend,
+                   help="lm_eval --model for the evaluations (hf-prefix or hf)")
+    p.add_argument("--batch-size", type=arg_int(1, 4096), default=d.batch_size)
+    p.add_argument("--limit", type=arg_int(1), default=None, help="lm_eval --limit per leaf task")
+    p.add_argument("--metadata", type=_metadata, help="lm_eval --metadata JSON object (e.g. for cqa_custom)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every recipe")
     p.add_argument("--out", help="study dir (default $CQA_HOME/study/NAME)")
     p.set_defaults(func=_study)

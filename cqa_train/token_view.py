@@ -196,33 +196,42 @@ def _pick(records: Sequence[Mapping], ids: Sequence[str], source: str) -> list[M
     by_id = {r["id"]: r for r in records}
     unknown = [i for i in ids if i not in by_id]
     if unknown:
-        raise ValueError(f"item id(s) not in {source}: {', '.join(unknown)}")
+        from cqa_tasks.checks import InputError, Issue
+
+        raise InputError([Issue(str(source), f"item id(s) not in the file: {', '.join(unknown)}")])
     return [by_id[i] for i in ids]
 
 
 def write_token_view(ids: Sequence[str], before: str, after: str, out: Path, data: str | None = None,
                      labels: tuple[str, str] | None = None, dtype: str = "float32") -> Path:
-    """Score the chosen items with both models and write the heat-map page to `out`."""
+    """Score the chosen items with both models and write the heat-map page to `out` (atomically).
+    Every problem of the models, data, ids and `out` is raised together before a model loads."""
+    from cqa_tasks.atomic import write_text
+    from cqa_tasks.checks import attempt, output_file, raise_if
     from cqa_tasks.data import BENCH_FILE, load_records
+    from cqa_tasks.reader_cache import reader_issues, resolve_reader
     from cqa_tasks.scoring import Reader
 
     source = data or BENCH_FILE
-    items = _pick(load_records(source), ids, source)  # bad ids fail before any model loads
+    issues = reader_issues(before, "--before") + reader_issues(after, "--after") + output_file(out, "-o")
+    records = attempt(issues, load_records, source)
+    items = attempt(issues, _pick, records, ids, source) if records is not None else None
+    raise_if(issues)
     labels = labels or (_label(before), _label(after))
     views = []
     for model in (before, after):
-        reader = Reader(model, dtype=dtype, batch_size=4)
+        reader = Reader(str(resolve_reader(model)), dtype=dtype, batch_size=4)
         views.append(item_views(reader, items))
         del reader
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_items(items, views[0], views[1], labels), encoding="utf-8")
-    return out
+    return write_text(out, render_items(items, views[0], views[1], labels))
 
 
 def _tokens(args: argparse.Namespace) -> int:
-    labels = tuple(args.labels.split(",", 1)) if args.labels else None
-    if labels is not None and len(labels) != 2:
-        raise ValueError("--labels takes two names separated by a comma, e.g. base,cqa_cot")
+    from cqa_tasks.checks import InputError, usage
+
+    labels = tuple(args.labels.split(",", 1)) if args.labels is not None else None
+    if labels is not None and (len(labels) != 2 or not all(name.strip() for name in labels)):
+        raise InputError([usage("--labels", "takes two names separated by a comma, e.g. base,cqa_cot")])
     out = write_token_view(args.ids, args.before, args.after, Path(args.out), args.data, labels, args.dtype)
     print(f"cqa tokens: {out}", file=sys.stderr)
     return 0
@@ -236,6 +245,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--after", required=True, metavar="MODEL", help="HF model dir after training (e.g. RUN/epoch-5/merged)")
     p.add_argument("--data", help="CQA JSONL file holding the items (default: the shipped CQA-Bench)")
     p.add_argument("--labels", help="two row names, comma-separated (default: the model dir names)")
-    p.add_argument("--dtype", default="float32")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     p.add_argument("-o", "--out", default="cqa_tokens.html", help="HTML file to write (default: %(default)s)")
     p.set_defaults(func=_tokens)

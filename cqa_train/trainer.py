@@ -33,11 +33,14 @@ from cqa_train.run_state import (
     base_identity,
     callbacks,
     comparable_recipe,
+    discard_early,
     export_adapter,
+    is_stale,
     library_versions,
     log_to,
     losses,
     merge_exports,
+    point_at,
     read_manifest,
     write_manifest,
 )
@@ -48,15 +51,29 @@ log = logging.getLogger("cqa_train")
 
 
 # ---------------------------------------------------------------------------------------- inputs
+def base_model_issues(spec: str) -> list:
+    """Why `base_model` is neither an embedded model name nor a local HF dir (nothing is converted)."""
+    from cqa_tasks import models
+    from cqa_tasks.checks import Issue
+
+    if spec in models.MODELS:
+        return []
+    path = Path(spec).expanduser()
+    if not (path / "config.json").is_file():
+        return [Issue(f"base_model {spec!r}",
+                      f"not an embedded model name ({', '.join(models.MODELS)}) nor a local HF dir with config.json")]
+    return []
+
+
 def resolve_base_model(spec: str) -> Path:
     from cqa_tasks import models
 
     if spec in models.MODELS:
         return models.prepare(spec)
-    path = Path(spec).expanduser()
-    if not (path / "config.json").is_file():
-        raise RecipeError(f"base_model {spec!r}: not an embedded model name ({', '.join(models.MODELS)}) nor a local HF dir with config.json")
-    return path.resolve()
+    problems = base_model_issues(spec)
+    if problems:
+        raise RecipeError(problems)
+    return Path(spec).expanduser().resolve()
 
 
 def check_causal_lm(path: Path) -> Any:
@@ -75,10 +92,14 @@ def check_causal_lm(path: Path) -> Any:
 
 def load_examples(recipe: Recipe) -> tuple[list[annotations.SFTExample], dict[str, str]]:
     """All examples of the recipe's data files (validated), and each file's sha256."""
-    records, variants, hashes = [], [], {}
-    for name in recipe.data:
+    from cqa_tasks.checks import gather
+
+    def read(name: str) -> tuple[Path, list[dict]]:
         path = annotations.resolve(name)
-        file_records = annotations.load(path)
+        return path, annotations.load(path)
+
+    records, variants, hashes = [], [], {}
+    for path, file_records in gather(recipe.data, read):  # every file's problems at once
         hashes[str(path)] = sha256_of(path)
         variant = recipe.variant if all("reasoning" in r for r in file_records) else "plain"
         records += file_records
@@ -154,15 +175,24 @@ class PadCollator:
 
 # ------------------------------------------------------------------------------------------ main
 def _check_run(recipe: Recipe, run: Path, overwrite: bool, stop_after_epoch: int | None, main_process: bool):
-    """Every check before any training (bad input fails here, on every rank).
+    """Every check before any training (bad input fails here, on every rank), cheapest first: the
+    output dir, the data files and the base model's path together, then the run directory's state,
+    and only then the base model itself (an embedded one is converted once, here).
 
     Returns (examples, data sha256s, base model path, its config, the previous manifest or None,
     done): `done` is True when there is nothing to train (finished, or paused at the asked epoch).
     """
-    examples, data_hashes = load_examples(recipe)
-    base_path = resolve_base_model(recipe.base_model)
-    config = check_causal_lm(base_path)
+    from cqa_tasks.checks import attempt, output_dir, raise_if
+
+    issues = output_dir(run, "output_dir") + base_model_issues(recipe.base_model)
+    loaded = attempt(issues, load_examples, recipe)
+    raise_if(issues)
+    examples, data_hashes = loaded
     previous = read_manifest(run)
+    if previous and not overwrite and is_stale(run, previous):
+        if main_process:  # every rank decides alike; the main process owns the directory
+            discard_early(run)
+        previous = None  # a run that failed before its first checkpoint: nothing to resume, nothing to keep
     if previous and overwrite and main_process:
         shutil.rmtree(run)
         previous = None
@@ -173,16 +203,18 @@ def _check_run(recipe: Recipe, run: Path, overwrite: bool, stop_after_epoch: int
             raise RecipeError(f"{run} holds a different run (changed: {', '.join(changed)}); choose another output_dir or pass --overwrite")
         if previous.get("data_sha256") != data_hashes:
             raise RecipeError(f"{run} was trained on different data files (sha256 differs); use --overwrite or a new output_dir")
-        if previous.get("status") == "finished":
-            print(f"cqa train: {recipe.name} already finished: {run} (use --overwrite to train again)", file=sys.stderr)
-            return examples, data_hashes, base_path, config, previous, True
-        if stop_after_epoch is not None and f"epoch-{stop_after_epoch}" in previous.get("exports", {}):
-            if main_process:
-                merge_exports(run, base_path, sorted(previous["exports"]), recipe.dtype)
-            print(f"cqa train: {recipe.name} already has epoch {stop_after_epoch}: {run}", file=sys.stderr)
-            return examples, data_hashes, base_path, config, previous, True
     elif main_process and run.exists() and any(run.iterdir()) and not overwrite:
         raise RecipeError(f"{run} exists and is not a cqa run directory; choose another output_dir")
+    base_path = resolve_base_model(recipe.base_model)
+    config = check_causal_lm(base_path)
+    if previous and previous.get("status") == "finished":
+        print(f"cqa train: {recipe.name} already finished: {run} (use --overwrite to train again)", file=sys.stderr)
+        return examples, data_hashes, base_path, config, previous, True
+    if previous and stop_after_epoch is not None and f"epoch-{stop_after_epoch}" in previous.get("exports", {}):
+        if main_process:
+            merge_exports(run, base_path, sorted(previous["exports"]), recipe.dtype)
+        print(f"cqa train: {recipe.name} already has epoch {stop_after_epoch}: {run}", file=sys.stderr)
+        return examples, data_hashes, base_path, config, previous, True
     return examples, data_hashes, base_path, config, previous, False
 
 
@@ -287,12 +319,12 @@ def _finish(run: Path, recipe: Recipe, trainer, tokenizer, base_path: Path, mani
         return
     last_epoch = max((int(k.split("-")[1]) for k in manifest["exports"]), default=None)
     final = run / "final"
-    if final.is_symlink() or final.is_file():
-        final.unlink()
-    shutil.rmtree(final, ignore_errors=True)
     if last_epoch is not None and manifest["exports"][f"epoch-{last_epoch}"]["global_step"] == state.global_step:
-        final.symlink_to(f"epoch-{last_epoch}", target_is_directory=True)
+        point_at(final, f"epoch-{last_epoch}")
     else:
+        if final.is_symlink() or final.is_file():
+            final.unlink()
+        shutil.rmtree(final, ignore_errors=True)
         export_adapter(trainer.model, tokenizer, final / "adapter")
     merge_exports(run, base_path, sorted(manifest["exports"]) + ([] if final.is_symlink() else ["final"]), recipe.dtype)
     manifest.update(
@@ -327,19 +359,22 @@ def train(recipe: Recipe, overwrite: bool = False, stop_after_epoch: int | None 
         run.mkdir(parents=True, exist_ok=True)
         log_to(run / "train.log")
         log.setLevel(logging.INFO)
-
-    torch.manual_seed(recipe.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    features, chat = _tokenized(recipe, tokenizer, examples)
-    started = time.time()
-    manifest = _started_manifest(recipe, previous, base_path, config, data_hashes, features, chat)
-    if main_process:
-        write_manifest(run, manifest)
-
-    hooks = callbacks(run, tokenizer, manifest, started, stop_after_epoch)
-    trainer = _lora_trainer(recipe, run, base_path, tokenizer, features, hooks)
+    try:
+        torch.manual_seed(recipe.seed)
+        tokenizer = AutoTokenizer.from_pretrained(base_path)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        features, chat = _tokenized(recipe, tokenizer, examples)
+        started = time.time()
+        manifest = _started_manifest(recipe, previous, base_path, config, data_hashes, features, chat)
+        hooks = callbacks(run, tokenizer, manifest, started, stop_after_epoch)
+        trainer = _lora_trainer(recipe, run, base_path, tokenizer, features, hooks)
+        if main_process:  # only once the model and its adapters are built: a refused run leaves no manifest
+            write_manifest(run, manifest)
+    except BaseException:
+        if main_process and previous is None:  # a new run that never started: leave nothing behind
+            discard_early(run)
+        raise
     last = get_last_checkpoint(str(run / "checkpoints")) if (run / "checkpoints").is_dir() else None
     if last:
         log.info("resuming from %s", last)

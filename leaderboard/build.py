@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cqa_tasks.atomic import Outputs
+from cqa_tasks.checks import InputError, output_dir, raise_if
 from leaderboard.lm_eval_output import find_results_files
 from leaderboard.meta_eval_report import LEADERBOARD_DIR as META_EVAL_DIR
 from leaderboard.meta_eval_report import MARKDOWN as META_EVAL_REPORT
@@ -18,7 +20,7 @@ from leaderboard.surprise_plot import caption, plot_surprise
 from leaderboard.table import Section, build_sections
 
 
-class NoResultsError(ValueError):
+class NoResultsError(InputError):
     """No usable CQA-Bench results under the given dirs; the message says what was looked for."""
 
 
@@ -47,8 +49,8 @@ def read_runs(results_dirs: Iterable[Path], warn: Callable[[str], None]) -> tupl
     """Every usable run below the dirs; unusable files are warned about and listed as skipped."""
     dirs = [Path(d) for d in results_dirs]
     missing = [d for d in dirs if not d.exists()]
-    if missing:
-        raise NoResultsError("no such file or directory: " + ", ".join(str(d) for d in missing))
+    if missing:  # every one, one line each
+        raise NoResultsError([f"{d}: no such file or directory" for d in missing])
     found = find_results_files(dirs)
     if not found:
         raise NoResultsError(
@@ -80,14 +82,14 @@ def read_runs(results_dirs: Iterable[Path], warn: Callable[[str], None]) -> tupl
     return runs, prov
 
 
-def surprise_plots(sections: list[Section], out: Path) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+def surprise_plots(sections: list[Section], out: Path, staged: Outputs) -> dict[str, tuple[str, list[tuple[str, str]]]]:
     """Per section with per-item samples: plots/<slug>_surprise.png (ΔI against ΔS, a panel per model),
     and (its path relative to `out`, [(model, caption)]) for the pages to link."""
     links = {}
     for section in sections:
         runs = {row.label: [p for leaf in row.leaves for p in leaf.points] for row in section.rows}
         name = f"plots/{section.slug}_surprise.png"
-        if plot_surprise(runs, out / name, f"{section.title}\nΔI against S(original) − S(twin)") is not None:
+        if plot_surprise(runs, staged.path(out / name), f"{section.title}\nΔI against S(original) − S(twin)") is not None:
             links[section.slug] = (name, [(label, caption(points)) for label, points in runs.items() if points])
     return links
 
@@ -99,9 +101,15 @@ def meta_eval_link(out: Path) -> str | None:
 
 
 def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    """Every file of the leaderboard, written to temporaries and renamed into `out` together: an
+    error or Ctrl-C leaves the previous leaderboard (or nothing, not even an empty `out`)."""
+    with Outputs() as staged:
+        return _write_all(sections, prov, out, staged)
+
+
+def _write_all(sections: list[Section], prov: Provenance, out: Path, staged: Outputs) -> list[Path]:
     plots = {s.slug: section_plots(s) for s in sections}
-    surprise = surprise_plots(sections, out)
+    surprise = surprise_plots(sections, out, staged)
     files = {
         "leaderboard.md": to_markdown(sections, prov, surprise),
         "leaderboard.csv": to_csv(sections),
@@ -111,12 +119,7 @@ def write_outputs(sections: list[Section], prov: Provenance, out: Path) -> list[
     for slug, svgs in plots.items():
         for name, svg in svgs.items():
             files[f"plots/{slug}_{name}.svg"] = standalone(svg)
-    written = []
-    for name, text in files.items():
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-        written.append(path)
+    written = [staged.text(out / name, text) for name, text in files.items()]
     return written + [out / name for name, _ in surprise.values()]
 
 
@@ -132,6 +135,7 @@ def build(results_dirs: list[Path], out: Path, warn: Callable[[str], None] | Non
         messages.append(message)
         (warn or _stderr_warn)(message)
 
+    raise_if(output_dir(Path(out), "-o"))  # before reading: a bad -o is known at once
     runs, prov = read_runs(results_dirs, collect)
     sections = build_sections(runs)
     written = write_outputs(sections, prov, Path(out))

@@ -8,14 +8,10 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
-    from leaderboard.build import NoResultsError, build
+    """Bad input raises (InputError, one line per problem from `cqa`'s root, exit 1 or 2)."""
+    from leaderboard.build import build
 
-    try:
-        summary = build([Path(d) for d in args.results_dirs], Path(args.out))
-    except NoResultsError as e:
-        print(f"cqa leaderboard: error: {e}", file=sys.stderr)
-        return 1
-    print(summary)
+    print(build([Path(d) for d in args.results_dirs], Path(args.out)))
     return 0
 
 
@@ -36,7 +32,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point (`python -m leaderboard`), same arguments as `cqa leaderboard`."""
-    parser = argparse.ArgumentParser(prog="cqa")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["leaderboard", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    from cqa_tasks.cli import main as cqa_main
+
+    return cqa_main(["leaderboard", *(sys.argv[1:] if argv is None else argv)])

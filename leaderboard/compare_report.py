@@ -19,12 +19,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cqa_tasks.atomic import Outputs
+from cqa_tasks.checks import arg_int, attempt, gather, output_dir, raise_if
 from cqa_tasks.schema import GROUPS
 from leaderboard import paired_stats as stats
 from leaderboard.compare import compare_runs, ordered
-from leaderboard.compare_scores import score_table
+from leaderboard.compare_scores import md_cell, md_code, score_table
 from leaderboard.paired_runs import Run, load_run
-from leaderboard.surprise_plot import SurprisePoint, plot_surprise
+from leaderboard.surprise_plot import SurprisePoint, plain, plot_surprise
 
 # ---------------------------------------------------------------------------------------------- output
 
@@ -60,7 +62,7 @@ def render_markdown(result: Mapping[str, Any], plots: Sequence[str] = ()) -> str
     lines = [
         "# cqa compare",
         "",
-        f"Reference: **{ref['label']}**: `{ref['model_name']}` ({ref['results_file']}), {ref['n_items']} items"
+        f"Reference: **{md_cell(ref['label'])}**: {md_code(ref['model_name'])} ({md_cell(ref['results_file'])}), {ref['n_items']} items"
         + (f", epoch {ref['epoch']}" if ref["epoch"] is not None else ""),
         "",
         "| run | model | epoch | items | shared with reference | only in reference | only in run |",
@@ -70,14 +72,14 @@ def render_markdown(result: Mapping[str, Any], plots: Sequence[str] = ()) -> str
         miss = result["missing"][run["label"]]
         n_shared = sum(1 for _ in result["items"][run["label"]])
         lines.append(
-            f"| {run['label']} | `{run['model_name']}` | {run['epoch'] if run['epoch'] is not None else ''} "
+            f"| {md_cell(run['label'])} | {md_code(run['model_name'])} | {run['epoch'] if run['epoch'] is not None else ''} "
             f"| {run['n_items']} | {n_shared} | {len(miss['only_in_reference'])} | {len(miss['only_in_model'])} |"
         )
     benches = sorted(
         {(m.get("bench_version"), m.get("data_file"), m.get("data_sha256")) for m in ref["bench"].values()},
         key=str,
     )
-    lines += ["", "Benchmark: " + "; ".join(f"v{v} `{f}` sha256 {str(h)[:12]}…" for v, f, h in benches)]
+    lines += ["", "Benchmark: " + "; ".join(f"v{md_cell(v)} {md_code(f)} sha256 {md_cell(str(h)[:12])}…" for v, f, h in benches)]
     lines += [
         "",
         f"Δ(ΔI) {s['difference']}. CI: {s['ci']} ({s['n_resamples']} resamples, seed {s['seed']}). "
@@ -85,24 +87,24 @@ def render_markdown(result: Mapping[str, Any], plots: Sequence[str] = ()) -> str
     ]
     lines += ["", "Zero diffs: items with Δ(ΔI) = 0, counted in n but dropped by the Wilcoxon test."]
     if result["warnings"]:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in result["warnings"]]
+        lines += ["", "## Warnings", ""] + [f"- {md_cell(w)}" for w in result["warnings"]]
     # every run on one screen: the whole literary and the whole factual group (details per run below)
     lines += ["", "## Summary", "", f"| run | group | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
-    lines += [f"| {r['model']} | {r['group']} | {_stat_cells(r)}" for r in result["results"] if r["split"] == "all"]
+    lines += [f"| {md_cell(r['model'])} | {md_cell(r['group'])} | {_stat_cells(r)}" for r in result["results"] if r["split"] == "all"]
     table = score_table(result.get("scores", []))
     if table:
         lines += ["", "## Primary score (docs/metric.md)", "",
                   "Contrast ΔI(Y) − ΔI(Y′) > 0 against a foreign item's constraints, balanced over the surprise "
                   "strata of each run's own reader; Δ with a paired bootstrap 95 % CI over items.", "", *table]  # fmt: skip
     lines += ["", "## Does ΔI follow surprise?", ""]
-    lines += [f"- {label}: {text}" for label, text in result.get("surprise", {}).items() if text]
+    lines += [f"- {md_cell(label)}: {text}" for label, text in result.get("surprise", {}).items() if text]
     for run in result["runs"]:
-        lines += ["", f"## {run['label']} vs {ref['label']}", "", f"| group | split | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
+        lines += ["", f"## {md_cell(run['label'])} vs {md_cell(ref['label'])}", "", f"| group | split | {STAT_HEADER}", f"|---|---|{STAT_RULE}"]
         for r in result["results"]:
             if r["model"] != run["label"]:
                 continue
-            split = "all" if r["split"] == "all" else f"{r['split']} {r['value']}"
-            lines.append(f"| {r['group']} | {split} | {_stat_cells(r)}")
+            split = "all" if r["split"] == "all" else f"{r['split']} {md_cell(r['value'])}"
+            lines.append(f"| {md_cell(r['group'])} | {split} | {_stat_cells(r)}")
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"
@@ -148,9 +150,9 @@ def plot_delta_distribution(result: Mapping[str, Any], out: Path) -> Path:
         for pos, d in zip(positions, data, strict=True):
             ax.scatter(pos + rng.uniform(-0.15, 0.15, len(d)), d, s=8, alpha=0.5, color="tab:blue")
         ax.axhline(0.0, color="grey", lw=0.8, ls="--")
-        ax.set_xticks(positions, labels, rotation=20, ha="right")
-        ax.set_title(group)
-        ax.set_ylabel(f"Δ(ΔI) vs {result['reference']['label']} (bits)")
+        ax.set_xticks(positions, [plain(lab) for lab in labels], rotation=20, ha="right")
+        ax.set_title(plain(group))
+        ax.set_ylabel(f"Δ(ΔI) vs {plain(result['reference']['label'])} (bits)")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -171,11 +173,11 @@ def plot_pair_acc_by_epoch(result: Mapping[str, Any], out: Path) -> Path | None:
         pts = sorted(
             (p["epoch"], p["pair_acc"]) for p in points if p["group"] == group and p["epoch"] is not None
         )
-        ax.plot([e for e, _ in pts], [a for _, a in pts], marker="o", color=color, label=group)
+        ax.plot([e for e, _ in pts], [a for _, a in pts], marker="o", color=color, label=plain(group))
         for p in points:
             if p["group"] == group and p["reference"] and p["epoch"] is None:
                 ax.axhline(
-                    p["pair_acc"], color=color, ls="--", lw=0.8, label=f"{group}: {p['label']} (reference)"
+                    p["pair_acc"], color=color, ls="--", lw=0.8, label=plain(f"{group}: {p['label']} (reference)")
                 )
     if all(isinstance(p["epoch"], int) for p in points if p["epoch"] is not None):
         from matplotlib.ticker import MaxNLocator
@@ -198,25 +200,24 @@ def write_outputs(
     plots: bool = True,
     surprise_points: Mapping[str, Sequence[SurprisePoint]] | None = None,
 ) -> dict[str, Path]:
-    """compare.md, compare.json and the PNG plots in out_dir; returns what was written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """compare.md, compare.json and the PNG plots in out_dir; returns what was written. All are
+    written to temporaries and renamed into place together: an error or Ctrl-C leaves the previous
+    report (or nothing, not even an empty out_dir)."""
     written: dict[str, Path] = {}
-    if plots:
-        written["delta_plot"] = plot_delta_distribution(result, out_dir / "delta_delta_i.png")
-        epoch_plot = plot_pair_acc_by_epoch(result, out_dir / "pair_acc_by_epoch.png")
-        if epoch_plot is not None:
-            written["epoch_plot"] = epoch_plot
-        if surprise_points:
-            surprise = plot_surprise(surprise_points, out_dir / "surprise.png", "ΔI against S(o) − S(d), per item")
-            if surprise is not None:
-                written["surprise_plot"] = surprise
-    md = render_markdown(result, [str(p) for p in written.values()])
-    written["markdown"] = out_dir / "compare.md"
-    written["markdown"].write_text(md, encoding="utf-8")
-    written["json"] = out_dir / "compare.json"
-    written["json"].write_text(
-        json.dumps(_json_safe(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
-    )
+    with Outputs() as staged:
+        if plots:
+            if plot_delta_distribution(result, staged.path(out_dir / "delta_delta_i.png")):
+                written["delta_plot"] = out_dir / "delta_delta_i.png"
+            if plot_pair_acc_by_epoch(result, staged.path(out_dir / "pair_acc_by_epoch.png")) is not None:
+                written["epoch_plot"] = out_dir / "pair_acc_by_epoch.png"
+            if surprise_points:
+                title = "ΔI against S(o) − S(d), per item"
+                if plot_surprise(surprise_points, staged.path(out_dir / "surprise.png"), title) is not None:
+                    written["surprise_plot"] = out_dir / "surprise.png"
+        md = render_markdown(result, [str(p) for p in written.values()])
+        written["markdown"] = staged.text(out_dir / "compare.md", md)
+        text = json.dumps(_json_safe(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        written["json"] = staged.text(out_dir / "compare.json", text)
     return written
 
 
@@ -239,8 +240,10 @@ def _label_unique(runs: list[Run]) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    reference = load_run(args.reference)
-    runs = [load_run(spec) for spec in args.runs]
+    issues = output_dir(Path(args.out_dir), "-o")
+    loaded = attempt(issues, gather, [args.reference, *args.runs], load_run)  # every run's problems
+    raise_if(issues)
+    reference, *runs = loaded
     _label_unique([reference, *runs])
     result = compare_runs(runs, reference, seed=args.seed, n_resamples=args.resamples)
     points = {r.label: [it.point for it in r.items.values() if it.point is not None] for r in (reference, *runs)}
@@ -274,9 +277,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="cqa_compare",
         help="where compare.md, compare.json and plots go (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    p.add_argument("--seed", type=arg_int(0, 2**32 - 1), default=0, help="bootstrap seed (default: %(default)s)")
     p.add_argument(
-        "--resamples", type=int, default=stats.N_RESAMPLES, help="bootstrap resamples (default: %(default)s)"
+        "--resamples", type=arg_int(1, 1_000_000), default=stats.N_RESAMPLES,
+        help="bootstrap resamples (default: %(default)s)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=_compare)

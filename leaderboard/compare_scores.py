@@ -8,6 +8,7 @@ own reader's surprise S, as in the task; the Δ(ΔI) rows split by stratum use t
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -97,6 +98,18 @@ def _f(x: float, spec: str = ".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def md_cell(text: object) -> str:
+    """Text from a results file (a label, a group) in a Markdown table cell or heading: on one line,
+    `|` escaped so it cannot split the row, and HTML inert (viewers pass raw HTML through)."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def md_code(text: object) -> str:
+    """Text in a code span inside a table: on one line, `|` escaped; backticks in it get a longer fence."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def score_table(rows: Sequence[dict]) -> list[str]:
     """Markdown lines of the primary-score table (empty when no run has the scores)."""
     lines = []
@@ -104,7 +117,7 @@ def score_table(rows: Sequence[dict]) -> list[str]:
         if math.isnan(r["reference"]) and math.isnan(r["model_value"]):
             continue
         lines.append(
-            f"| {r['model']} | {r['group']} | {r['n']} | {_f(r['reference'])} → {_f(r['model_value'])} "
+            f"| {md_cell(r['model'])} | {md_cell(r['group'])} | {r['n']} | {_f(r['reference'])} → {_f(r['model_value'])} "
             f"| {_f(r['change'], '+.3f')} [{_f(r['ci_low'], '+.3f')}, {_f(r['ci_high'], '+.3f')}] "
             f"| {_f(r['reference_s_up'])} → {_f(r['model_s_up'])} | {_f(r['reference_s_down'])} → {_f(r['model_s_down'])} |"
         )

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cqa_tasks.checks import MAX_RESULTS_BYTES, InputError, decode_issue, input_file, parse_json
 from cqa_tasks.schema import DIMENSIONS, GROUP_OF_TASK_PREFIX, LANGS
 
 DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
@@ -26,16 +27,17 @@ LEAF_TASK = re.compile(
 )
 
 
-class OutputError(ValueError):
+class OutputError(InputError):
     """A results or samples file that cannot be used; the message names the file (and line)."""
 
 
 class SampleLineError(OutputError):
-    """A line of a samples file that is not JSON."""
+    """A line of a samples file that is not JSON (or not UTF-8, or nested too deeply)."""
 
-    def __init__(self, path: Path, line: int, error: json.JSONDecodeError):
+    def __init__(self, path: Path, line: int, error: ValueError):
+        msg = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
         super().__init__(f"{path}:{line}: not valid JSON ({error})")
-        self.path, self.line, self.error = path, line, error
+        self.path, self.line, self.error, self.msg = path, line, error, msg
 
 
 def number(value: Any, text: bool = False) -> float | None:
@@ -100,9 +102,14 @@ def find_results_files(dirs: Iterable[Path]) -> list[tuple[Path, Path]]:
 
 def read_results(path: Path) -> dict:
     """The parsed results file; OutputError when it is not JSON or not an lm-eval results object."""
+    problems = input_file(path, max_bytes=MAX_RESULTS_BYTES)
+    if problems:
+        raise OutputError(problems[0].message)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = parse_json(path.read_text(encoding="utf-8"), allow_nan=True)
+    except UnicodeDecodeError as e:
+        raise OutputError(f"not valid UTF-8 (byte {e.start} of the file)") from None
+    except (OSError, ValueError) as e:  # JSONDecodeError, NaN, nesting too deep
         raise OutputError(f"not valid JSON (truncated or corrupt?): {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise OutputError("not an lm-eval results file (no `results` object)")
@@ -131,13 +138,17 @@ def samples_files(results_path: Path) -> dict[str, Path]:
 
 def sample_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed row) of a samples file, blank lines skipped; OutputError names file:line."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise OutputError(str(decode_issue(str(path), raw, e.start, lineno))) from None
             if not line.strip():
                 continue
             try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
+                yield lineno, parse_json(line, allow_nan=True)
+            except ValueError as e:  # JSONDecodeError, NaN, nesting too deep
                 raise SampleLineError(path, lineno, e) from None
 
 

@@ -104,18 +104,30 @@ def parse_epoch(model_args: Any, metadata: Iterable[Mapping[str, Any]] = ()) -> 
     return None
 
 
-def _item_from_sample(row: Mapping[str, Any], task: str) -> Item | None:
+def _value(row: Mapping[str, Any], field: str, raw: Any, where: str) -> float:
+    """A per-item value that the statistics will use: a finite number, or CompareError naming
+    the file, line, item and field (a NaN would silently poison every mean and test)."""
+    value = number(raw)
+    if value is None:
+        item = row.get("cqa_item") if isinstance(row.get("cqa_item"), Mapping) else {}
+        doc = row.get("doc") if isinstance(row.get("doc"), Mapping) else {}
+        rid = item.get("id", doc.get("id", "?"))
+        raise CompareError(f"{where}: {field}: item {str(rid)[:80]!r}: not a finite number ({str(raw)[:40]!r})")
+    return value
+
+
+def _item_from_sample(row: Mapping[str, Any], task: str, where: str = "<samples>") -> Item | None:
     item = row.get("cqa_item")
-    doc = row.get("doc") or {}
+    doc = row.get("doc") if isinstance(row.get("doc"), Mapping) else {}
     if not isinstance(item, Mapping):
         return None  # e.g. cqa_match rows: no Calibrated Surprise per item
-    delta_i = item.get("delta_i", row.get("delta_i"))
-    if delta_i is None:
+    field = "cqa_item.delta_i" if "delta_i" in item else "delta_i"
+    raw = item.get("delta_i", row.get("delta_i"))
+    if raw is None:
         return None
-    delta_i = float(delta_i)
+    delta_i = _value(row, field, raw, where)
     pair_acc = row.get("pair_acc")
-    if pair_acc is None:  # the metric's own rule
-        pair_acc = win(delta_i, 0.0)
+    pair_acc = win(delta_i, 0.0) if pair_acc is None else _value(row, "pair_acc", pair_acc, where)  # None: the metric's own rule
     contrast = row.get("contrast_pair_acc_balanced")
     return Item(
         id=str(item.get("id", doc.get("id"))),
@@ -124,9 +136,10 @@ def _item_from_sample(row: Mapping[str, Any], task: str) -> Item | None:
         lang=str(doc.get("lang", "?")),
         dimension=str(doc.get("dimension", "?")),
         delta_i=delta_i,
-        pair_acc=float(pair_acc),
+        pair_acc=pair_acc,
         point=point_from_sample(row),
-        contrast=(contrast[0], float(contrast[1])) if isinstance(contrast, list) and len(contrast) == 2 else None,
+        contrast=(contrast[0], number(contrast[1]))
+        if isinstance(contrast, list) and len(contrast) == 2 and number(contrast[1]) is not None else None,
     )
 
 
@@ -145,6 +158,7 @@ def load_run(spec: str, label: str | None = None) -> Run:
         results = read_results(results_file)
     except OutputError as e:
         raise CompareError(f"{results_file}: {e}") from None
+    # a results file names a run; its samples files are read below and must be readable too
     config = results.get("config") if isinstance(results.get("config"), dict) else {}
     run_warnings: list[str] = []
 
@@ -154,8 +168,8 @@ def load_run(spec: str, label: str | None = None) -> Run:
     for task, path in samples_files(results_file).items():
         meta = task_metadata(results, task)
         n_task = 0
-        for _, row in sample_rows(path):
-            it = _item_from_sample(row, task) if isinstance(row, Mapping) else None
+        for lineno, row in sample_rows(path):
+            it = _item_from_sample(row, task, f"{path}:{lineno}") if isinstance(row, Mapping) else None
             if it is None:
                 continue
             n_task += 1

@@ -143,7 +143,7 @@ def read_samples(path: Path, n: int) -> dict[str, list[float]]:
     try:
         rows = list(sample_rows(path))
     except SampleLineError as e:
-        raise ValueError(f"line {e.line}: {e.error.msg}") from None
+        raise ValueError(f"line {e.line}: {e.msg}") from None
     if len(rows) != n:
         raise ValueError(f"{len(rows)} items, the results file says {n}")
     for lineno, record in rows:

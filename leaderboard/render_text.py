@@ -116,9 +116,14 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # and full-width forms
+
+
 def _csv_safe(text: str) -> str:
-    """Strings from results files must not become spreadsheet formulas when the CSV is opened."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Strings from results files must not become spreadsheet formulas when the CSV is opened
+    (OWASP "CSV injection"): a leading quote makes the cell text; leading spaces do not hide a `=`."""
+    text = str(text)
+    return "'" + text if text.lstrip(" ")[:1] in FORMULA_STARTS else text
 
 
 CSV_METRICS = (
@@ -144,7 +149,7 @@ def to_csv(sections: list[Section]) -> str:
         for row in section.rows:
             run = row.run
             line = [
-                section.bench_version, section.data_sha256, row.rank_text if row.rank else "",
+                _csv_safe(section.bench_version), _csv_safe(section.data_sha256), row.rank_text if row.rank else "",
                 row.rank[0] if row.rank else "", row.rank[1] if row.rank else "", _csv_safe(row.label),
                 _csv_safe(run.backend), _csv_safe(args_string(run.args)), run.num_parameters or "",
                 _csv_safe(run.dtype), _csv_safe(run.lm_eval_version), run.date_text, run.limit or "",

@@ -90,6 +90,12 @@ def caption(points: Sequence[SurprisePoint]) -> str:
     return "; ".join(parts)
 
 
+def plain(text: object) -> str:
+    """A label from a results file as plain text in a plot: `$` would start matplotlib's mathtext,
+    where a model named "$\\foo$" fails the drawing (and with it the whole report)."""
+    return str(text).replace("$", r"\$")
+
+
 def plot_surprise(runs: Mapping[str, Sequence[SurprisePoint]], out: Path, title: str = "") -> Path | None:
     """One panel per run (at most MAX_PANELS); None when no run has points. Deterministic PNG bytes."""
     runs = {label: pts for label, pts in runs.items() if pts}
@@ -119,7 +125,7 @@ def plot_surprise(runs: Mapping[str, Sequence[SurprisePoint]], out: Path, title:
             colour = GROUP_COLOURS.get(group, "#555")
             rho = spearman(gp)
             ax.scatter([p.delta_s for p in gp], [p.delta_i for p in gp], s=12, alpha=0.65, color=colour,
-                       label=f"{group} (n={len(gp)}, ρ={rho:+.2f})", zorder=2)  # fmt: skip
+                       label=plain(f"{group} (n={len(gp)}, ρ={rho:+.2f})"), zorder=2)  # fmt: skip
             line = fit_line(gp)
             if line is not None:
                 slope, intercept = line
@@ -127,12 +133,12 @@ def plot_surprise(runs: Mapping[str, Sequence[SurprisePoint]], out: Path, title:
         ax.set_xlim(-span, span)
         ax.text(0.98, 0.02, "original more surprising →", transform=ax.transAxes, ha="right", fontsize=8, color="#1d4f8f")
         ax.text(0.02, 0.02, "← twin more surprising", transform=ax.transAxes, ha="left", fontsize=8, color="#8a4a0e")
-        ax.set_title(label, fontsize=10)
+        ax.set_title(plain(label), fontsize=10)
         ax.set_xlabel("S(original) − S(twin), bits")
         ax.set_ylabel("ΔI = I(original) − I(twin), bits")
         ax.legend(fontsize=8, loc="upper left")
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(plain(title), fontsize=11)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, metadata={"Software": None})

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cqa_train import recipe as recipes
 from cqa_train.annotations import SFTExample
+from cqa_train.run_state import TEST_KILL_AFTER_CHECKPOINT
 from cqa_train.trainer import IGNORE_INDEX, PLAIN_TEMPLATE, tokenize_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,14 +200,13 @@ def test_resume_after_sigkill_matches_uninterrupted_run(smollm2_dir, tmp_path):
     assert _cqa("train", "cqa_cot", f"output_dir={straight}", *args).returncode == 0
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "cqa_tasks.cli", "train", "cqa_cot", f"output_dir={killed}", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and not (killed / "checkpoints" / "checkpoint-2" / "trainer_state.json").is_file():
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # killed by the test-only hook right after checkpoint 2 is saved: a deterministic point, no polling
+    proc = _cqa("train", "cqa_cot", f"output_dir={killed}", *args, env={TEST_KILL_AFTER_CHECKPOINT: "2"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert (killed / "checkpoints" / "checkpoint-2" / "trainer_state.json").is_file()
+    assert not (killed / "checkpoints" / "checkpoint-3").exists()
     assert not (killed / "final").exists(), "the run was meant to die before finishing"
+    assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
     resumed = _cqa("train", "cqa_cot", f"output_dir={killed}", *args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr
