@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from cqa_tasks.data import BENCH_FILE, data_dir
+from cqa_tasks.prompts import pair_requests, with_foreign_constraints
+
 pytestmark = pytest.mark.slow
 
 TASKS = "cqa_creative_en_ethos,cqa_factual_zh_lexis"
 KEYS = ("ll_c_orig", "ll_u_orig", "ll_c_degr", "ll_u_degr")
 METRICS = ("pair_acc", "delta_i", "i_orig", "acc_cond_only")
+
+
+def _first_item() -> dict:
+    records = [json.loads(line) for line in (data_dir() / BENCH_FILE).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return with_foreign_constraints(records)[0]
 
 
 def _lm_eval(model: str, pretrained: Path, out: Path, launcher: list[str] | None = None, env: dict | None = None) -> str:
@@ -82,10 +90,11 @@ def test_request_cache_resumes_an_interrupted_evaluation(runs, smollm2_dir):
            "--use_cache", str(cache), "--log_samples"]
     half = subprocess.run([*cmd, "--limit", "1", "--output_path", str(runs / "half")], capture_output=True, text=True, timeout=900)
     assert half.returncode == 0, half.stderr[-3000:]
-    assert "Cached requests: 0, Requests remaining: 8" in half.stdout + half.stderr
+    per_run = 2 * len(pair_requests(_first_item()))  # two tasks, one item each
+    assert f"Cached requests: 0, Requests remaining: {per_run}" in half.stdout + half.stderr
     full = subprocess.run([*cmd, "--limit", "2", "--output_path", str(runs / "resumed")], capture_output=True, text=True, timeout=900)
     assert full.returncode == 0, full.stderr[-3000:]
-    assert "Cached requests: 8, Requests remaining: 8" in full.stdout + full.stderr
+    assert f"Cached requests: {per_run}, Requests remaining: {per_run}" in full.stdout + full.stderr
     reference, resumed = _items(runs / "prefix"), _items(runs / "resumed")
     assert set(resumed) == set(reference)
     for item_id, record in reference.items():
