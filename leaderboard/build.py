@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cqa_tasks.atomic import Outputs
@@ -18,6 +18,8 @@ from leaderboard.render_html import section_plots, to_html
 from leaderboard.render_text import Provenance, to_csv, to_json, to_markdown
 from leaderboard.surprise_plot import caption, plot_surprise
 from leaderboard.table import Section, build_sections
+
+REFERENCE_PREFIX = "reference · "  # before a reference run's model name (leaderboard/reference.py)
 
 
 class NoResultsError(InputError):
@@ -45,21 +47,25 @@ def _stderr_warn(message: str) -> None:
     print(f"cqa leaderboard: warning: {message}", file=sys.stderr)
 
 
-def read_runs(results_dirs: Iterable[Path], warn: Callable[[str], None]) -> tuple[list[Run], Provenance]:
-    """Every usable run below the dirs; unusable files are warned about and listed as skipped."""
+def read_runs(
+    results_dirs: Iterable[Path], warn: Callable[[str], None], references: Sequence[Path] = ()
+) -> tuple[list[Run], Provenance]:
+    """Every usable run below the dirs, then the reference runs below `references` (marked, so that
+    they never merge with a user's run of the same model); unusable files are warned about and skipped."""
     dirs = [Path(d) for d in results_dirs]
     missing = [d for d in dirs if not d.exists()]
     if missing:  # every one, one line each
         raise NoResultsError([f"{d}: no such file or directory" for d in missing])
-    found = find_results_files(dirs)
-    if not found:
+    found = [(False, root, path) for root, path in find_results_files(dirs)] if dirs else []
+    if dirs and not found:
         raise NoResultsError(
             "no lm-eval results (results_*.json) under "
             + ", ".join(str(d) for d in dirs)
             + "; run `lm_eval ... --tasks cqa --output_path DIR --log_samples` and pass DIR"
         )
+    found += [(True, root, path) for root, path in find_results_files(list(references))]
     runs, prov = [], Provenance()
-    for root, path in found:
+    for is_reference, root, path in found:
 
         def note(file: Path, message: str, root: Path = root) -> None:
             warn(f"{file}: {message}")
@@ -71,12 +77,19 @@ def read_runs(results_dirs: Iterable[Path], warn: Callable[[str], None]) -> tupl
             warn(f"skipping {path}: {loaded}")
             prov.skipped.append((label, loaded))
             continue
+        if is_reference:
+            loaded = replace(
+                loaded,
+                identity=f"reference:{loaded.identity}",
+                name=REFERENCE_PREFIX + root.name,
+                reference=True,
+            )
         runs.append(loaded)
         prov.files_read.append(label)
     if not runs:
         raise NoResultsError(
             f"found {len(found)} results file(s) under "
-            + ", ".join(str(d) for d in dirs)
+            + ", ".join(str(d) for d in [*dirs, *references])
             + ", but none with usable CQA-Bench results (see the warnings above)"
         )
     return runs, prov
@@ -123,8 +136,15 @@ def _write_all(sections: list[Section], prov: Provenance, out: Path, staged: Out
     return written + [out / name for name, _ in surprise.values()]
 
 
-def build(results_dirs: list[Path], out: Path, warn: Callable[[str], None] | None = None) -> BuildSummary:
-    """Read every results_*.json (and its samples) below `results_dirs`; write the leaderboard to `out`.
+def build(
+    results_dirs: list[Path],
+    out: Path,
+    warn: Callable[[str], None] | None = None,
+    references: Sequence[Path] = (),
+) -> BuildSummary:
+    """Read every results_*.json (and its samples) below `results_dirs`, and the reference runs below
+    `references` (`cqa leaderboard` passes the shipped ones, `reference.reference_dirs()`); write the
+    leaderboard to `out`.
 
     Raises NoResultsError (a ValueError) when there is nothing to show. Warnings (skipped files,
     unusable samples) go to stderr and into the summary.
@@ -136,7 +156,9 @@ def build(results_dirs: list[Path], out: Path, warn: Callable[[str], None] | Non
         (warn or _stderr_warn)(message)
 
     raise_if(output_dir(Path(out), "-o"))  # before reading: a bad -o is known at once
-    runs, prov = read_runs(results_dirs, collect)
+    if not results_dirs and not references:
+        raise NoResultsError("nothing to show: no RESULTS_DIR given and the reference results are left out")
+    runs, prov = read_runs(results_dirs, collect, references)
     sections = build_sections(runs)
     written = write_outputs(sections, prov, Path(out))
     return BuildSummary(

@@ -10,8 +10,10 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     """Bad input raises (InputError, one line per problem from `cqa`'s root, exit 1 or 2)."""
     from leaderboard.build import build
+    from leaderboard.reference import reference_dirs
 
-    print(build([Path(d) for d in args.results_dirs], Path(args.out)))
+    references = [] if args.no_reference else reference_dirs()
+    print(build([Path(d) for d in args.results_dirs], Path(args.out), references=references))
     return 0
 
 
@@ -22,9 +24,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="build leaderboard.md/.csv/.json and a self-contained index.html from lm-eval output dirs",
         description="Read every results_*.json (and samples_*.jsonl) below the given lm-eval --output_path "
         "dirs and write a deterministic leaderboard: one row per model identity, latest run each, one table "
-        "per benchmark version and data hash.",
+        "per benchmark version and data hash. Reference runs of known readers (leaderboard/reference/) are "
+        "shown beside yours, named 'reference · MODEL'.",
     )
-    p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR", help="lm-eval --output_path dir(s)")
+    p.add_argument(
+        "results_dirs", nargs="*", metavar="RESULTS_DIR",
+        help="lm-eval --output_path dir(s); none: just the reference results",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-reference", action="store_true",
+        help="leave out the reference results shipped with cqa (three readers on the default CQA-Bench)",
+    )  # fmt: skip
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="output dir (created if missing)")
     p.set_defaults(func=run)
     return p

@@ -88,6 +88,9 @@ OVERVIEW = [
          "acc_uncond_only", False),
     _acc("literary", "Overlap acc", "Baseline, literary, no model: more words shared with the constraints wins",
          "Overlap", "acc_overlap", False),
+    Column("match", "Match acc", "cqa_match: the item's own constraints Y make its original more probable than a "
+           "foreign item's Y′ do (chance 0.5); near 1 means the reader reads Y, so a ΔI near chance is not "
+           "for want of reading it", "acc", short="cqa_match"),
     Column("literary.n", "Literary n", "Literary pairs scored", "count", "literary", "pair_acc", short="Literary"),
     Column("factual.n", "Factual n", "Factual pairs scored", "count", "factual", "pair_acc", short="Factual"),
     Column("params", "Params", "Parameter count reported by lm-eval", "params"),
@@ -143,6 +146,10 @@ def view(row: Row, column: Column, section: Section) -> CellView:
         return CellView(row.rank_text, row.rank[0] if row.rank else None)
     if column.kind == "model":
         return CellView(row.label, row.label.lower())
+    if column.key == "match":
+        if run.match is None:
+            return CellView(MISSING, None, note="cqa_match not in this run")
+        return CellView(fmt_acc(run.match.mean), run.match.mean, fmt_ci(run.match, "acc"))
     if column.kind in ("acc", "bits", "count"):
         est = row.get(column.cell or "", column.metric or "")
         if est is None:

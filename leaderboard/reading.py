@@ -32,6 +32,7 @@ from leaderboard.lm_eval_output import (
     sample_rows,
     samples_path,
 )
+from leaderboard.stats import Estimate, make_estimate
 from leaderboard.surprise_plot import SurprisePoint, point_from_sample
 
 Warn = Callable[[Path, str], None]  # (file, message)
@@ -42,6 +43,7 @@ PROPORTIONS = frozenset(name for name, spec in METRIC_SPECS.items() if spec.unit
 # recomputed from their two strata after pooling (table.cell_estimate).
 ITEM_METRICS = tuple(name for name, spec in METRIC_SPECS.items() if spec.pooling != "balanced")
 UNKNOWN = "unknown"
+MATCH_TASK = "cqa_match"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class Run:
     lm_eval_version: str
     limit: float | None
     leaves: dict[str, Leaf] = field(default_factory=dict)
+    match: Estimate | None = None  # cqa_match accuracy (does the reader read Y at all?), when it ran
+    reference: bool = False  # shipped with the package (leaderboard/reference/), not the user's run
 
     @property
     def date_text(self) -> str:
@@ -225,7 +229,20 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
         lm_eval_version=str(data.get("lm_eval_version") or UNKNOWN),
         limit=number(config.get("limit")),
         leaves=leaves,
+        match=read_match(data["results"].get(MATCH_TASK), n_samples.get(MATCH_TASK)),
     )
+
+
+def read_match(row: Any, n_samples: Any) -> Estimate | None:
+    """cqa_match's accuracy with its interval from the results row; None when absent or unusable."""
+    if not isinstance(row, dict):
+        return None
+    mean = number(row.get("match_acc,none"))
+    if mean is None or not 0.0 <= mean <= 1.0:
+        return None
+    n = n_samples.get("effective") if isinstance(n_samples, dict) else None
+    n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+    return make_estimate(mean, number(row.get("match_acc_stderr,none")), n, (0.0, 1.0))
 
 
 def read_points(path: Path) -> tuple[SurprisePoint, ...]:

@@ -125,7 +125,7 @@ JS = """
 """
 
 OVERVIEW_GROUPS = [("", 2), ("Literary", 3), ("Literary · surprise strata", 4), ("Literary · controls", 3),
-                   ("Factual control", 3), ("Literary baselines", 3), ("Pairs", 2), ("Run", 5)]  # fmt: skip
+                   ("Factual control", 3), ("Literary baselines", 3), ("Reads Y", 1), ("Pairs", 2), ("Run", 5)]  # fmt: skip
 BREAKDOWN_GROUPS = [
     ("", 2),
     ("ethos", 2),

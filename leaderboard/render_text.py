@@ -136,7 +136,8 @@ CSV_METRICS = (
 def to_csv(sections: list[Section]) -> str:
     head = [
         "bench_version", "data_sha256", "rank", "rank_best", "rank_worst", "model", "backend", "model_args",
-        "num_parameters", "dtype", "lm_eval_version", "date_utc", "limit", "results_file",
+        "num_parameters", "dtype", "lm_eval_version", "date_utc", "limit", "results_file", "reference",
+        "match_acc", "match_acc.ci_lo", "match_acc.ci_hi",
     ]  # fmt: skip
     for cell in CELLS:
         head.append(f"{cell}.n")
@@ -153,8 +154,10 @@ def to_csv(sections: list[Section]) -> str:
                 row.rank[0] if row.rank else "", row.rank[1] if row.rank else "", _csv_safe(row.label),
                 _csv_safe(run.backend), _csv_safe(args_string(run.args)), run.num_parameters or "",
                 _csv_safe(run.dtype), _csv_safe(run.lm_eval_version), run.date_text, run.limit or "",
-                _csv_safe(run.label),
+                _csv_safe(run.label), int(run.reference),
             ]  # fmt: skip
+            m = run.match
+            line += [_num(m.mean), _num(m.lo), _num(m.hi)] if m else ["", "", ""]
             for cell in CELLS:
                 pa = row.get(cell, "pair_acc")
                 line.append(pa.n if pa else "")
@@ -206,6 +209,8 @@ def to_json(sections: list[Section], prov: Provenance) -> str:
                         "date_utc": r.run.date_text,
                         "limit": r.run.limit,
                         "results_file": r.run.label,
+                        "reference": r.run.reference,
+                        "match_acc": _est_json(r.run.match) if r.run.match else None,
                         "cells": {
                             cell: {m: _est_json(r.cells[cell][m]) for m in METRICS if m in r.cells[cell]}
                             for cell in CELLS
