@@ -137,36 +137,28 @@ class OptionValueError(argparse.ArgumentTypeError, ValueError):
     for callers that parse outside argparse."""
 
 
-def arg_int(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
-    """An argparse `type`: an integer in [low, high]; argparse reports the option and exits 2."""
-
-    def parse(text: str) -> int:
+def _arg_number(convert: Callable[[str], T], what: str, problem_of: Callable[[T], str | None]) -> Callable[[str], T]:
+    def parse(text: str) -> T:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise OptionValueError(f"must be an integer, got {text!r}") from None
-        problem = int_problem(value, low, high)
+            raise OptionValueError(f"must be {what}, got {text!r}") from None
+        problem = problem_of(value)
         if problem:
             raise OptionValueError(problem)
         return value
 
     return parse
+
+
+def arg_int(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse `type`: an integer in [low, high]; argparse reports the option and exits 2."""
+    return _arg_number(int, "an integer", lambda value: int_problem(value, low, high))
 
 
 def arg_real(low: float | None = None, high: float | None = None) -> Callable[[str], float]:
     """An argparse `type`: a finite number in [low, high] ("nan" and "inf" are refused)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise OptionValueError(f"must be a number, got {text!r}") from None
-        problem = real_problem(value, low, high)
-        if problem:
-            raise OptionValueError(problem)
-        return value
-
-    return parse
+    return _arg_number(float, "a number", lambda value: real_problem(value, low, high))
 
 
 # ---------------------------------------------------------------------------------------- inputs
