@@ -25,7 +25,7 @@ from leaderboard.reference import (
 
 RUN_A = Path(__file__).parent / "data" / "surprise_era" / "hash-lm-a"
 README = Path(__file__).parents[1] / "README.md"
-SHIPPED = {"smollm2-135m-fp32", "gemma3-270m-fp32", "qwen2.5-coder-1.5b-bf16"}
+SHIPPED = {"smollm2-135m-fp32", "gemma3-270m-fp32", "qwen2.5-coder-1.5b-fp32"}
 
 
 def _quiet(message: str) -> None:
