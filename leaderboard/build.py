@@ -56,7 +56,7 @@ def read_runs(
     missing = [d for d in dirs if not d.exists()]
     if missing:  # every one, one line each
         raise NoResultsError([f"{d}: no such file or directory" for d in missing])
-    found = [(False, root, path) for root, path in find_results_files(dirs)] if dirs else []
+    found = [(False, root, path) for root, path in find_results_files(dirs)]
     if dirs and not found:
         raise NoResultsError(
             "no lm-eval results (results_*.json) under "

@@ -84,6 +84,7 @@ class Run:
     leaves: dict[str, Leaf] = field(default_factory=dict)
     match: Estimate | None = None  # cqa_match accuracy (does the reader read Y at all?), when it ran
     reference: bool = False  # shipped with the package (leaderboard/reference/), not the user's run
+    eval_seconds: float | None = None  # lm-eval's total_evaluation_time_seconds
 
     @property
     def date_text(self) -> str:
@@ -230,6 +231,7 @@ def load_run(root: Path, path: Path, warn: Warn) -> Run | str:
         limit=number(config.get("limit")),
         leaves=leaves,
         match=read_match(data["results"].get(MATCH_TASK), n_samples.get(MATCH_TASK)),
+        eval_seconds=number(data.get("total_evaluation_time_seconds"), text=True),  # lm-eval writes a string
     )
 
 
@@ -240,8 +242,7 @@ def read_match(row: Any, n_samples: Any) -> Estimate | None:
     mean = number(row.get("match_acc,none"))
     if mean is None or not 0.0 <= mean <= 1.0:
         return None
-    n = n_samples.get("effective") if isinstance(n_samples, dict) else None
-    n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+    n = _leaf_size(row, n_samples) or 0
     return make_estimate(mean, number(row.get("match_acc_stderr,none")), n, (0.0, 1.0))
 
 
